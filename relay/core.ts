@@ -1,0 +1,477 @@
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import * as syncProtocol from 'y-protocols/sync'
+import * as Y from 'yjs'
+import { ConversationDocument } from '../src/schema/layout.js'
+import { Sequencer } from '../src/schema/sequencer.js'
+import type { StorageAdapter } from '../src/storage/adapter.js'
+import { encodeAwarenessFrame, encodeDenied, MessageType, readFrame, startFrame } from '../src/sync/protocol.js'
+import { CloseCode } from '../src/sync/transport.js'
+import {
+  type InboxLastMessage,
+  inboxEntryFor,
+  inboxMap,
+  lastMessageOf,
+  putInboxEntry,
+  removeInboxEntry,
+} from './inbox.js'
+
+/** Where the core sends frames for one connection. */
+export interface CoreSocket {
+  send(data: Uint8Array): void
+  close(code: number, reason: string): void
+}
+
+/** Options of the relay core. */
+export interface RelayCoreOptions {
+  storage: StorageAdapter
+  /** Server clock (stamps, inbox). Default `Date.now`. */
+  now?: () => number
+  /** How long a document with no subscribers stays in memory. Default 30 s. */
+  idleUnloadMs?: number
+  /** Updates appended to a document's log before it is compacted. Default 500. */
+  compactEvery?: number
+  /** Called with errors that have nowhere else to go (storage failures). */
+  onError?: (error: unknown) => void
+}
+
+type DocKind = 'conv' | 'inbox' | 'user'
+
+interface LoadedDoc {
+  name: string
+  kind: DocKind
+  key: string
+  doc: Y.Doc
+  conv: ConversationDocument | null
+  awareness: awarenessProtocol.Awareness | null
+  sequencer: Sequencer | null
+  subscribers: Map<CoreConnection, Set<number>>
+  /** Persist-then-broadcast, in update order. */
+  chain: Promise<void>
+  logLength: number
+  members: Set<string>
+  last: InboxLastMessage | null
+  kicks: Set<string>
+  idleTimer: ReturnType<typeof setTimeout> | null
+  inboxDirty: boolean
+}
+
+const kindOf = (name: string): { kind: DocKind; key: string } | null => {
+  const slash = name.indexOf('/')
+  if (slash <= 0 || slash === name.length - 1) return null
+  const prefix = name.slice(0, slash)
+  const key = name.slice(slash + 1)
+  if (prefix === 'conv' || prefix === 'inbox' || prefix === 'user') return { kind: prefix, key }
+  return null
+}
+
+/**
+ * The relay's core, independent of sockets: documents, who may sync them, the sequencer, the
+ * per-user inboxes, persistence before broadcast. The WebSocket server wraps it; the in-process
+ * test network (`colloquy/testing`) drives it directly.
+ */
+export class RelayCore {
+  readonly #storage: StorageAdapter
+  readonly #now: () => number
+  readonly #idleUnloadMs: number
+  readonly #compactEvery: number
+  readonly #onError: (error: unknown) => void
+  readonly #docs = new Map<string, Promise<LoadedDoc>>()
+  readonly #connections = new Set<CoreConnection>()
+  #closed = false
+
+  constructor(options: RelayCoreOptions) {
+    this.#storage = options.storage
+    this.#now = options.now ?? Date.now
+    this.#idleUnloadMs = options.idleUnloadMs ?? 30_000
+    this.#compactEvery = options.compactEvery ?? 500
+    this.#onError = options.onError ?? (() => {})
+  }
+
+  /** Accepts an authenticated connection for `identity`. */
+  connect(identity: string, socket: CoreSocket): CoreConnection {
+    const conn = new CoreConnection(this, identity, socket)
+    this.#connections.add(conn)
+    return conn
+  }
+
+  /** Number of documents in memory. */
+  get loadedDocuments(): number {
+    return this.#docs.size
+  }
+
+  /** Number of live connections. */
+  get connectionCount(): number {
+    return this.#connections.size
+  }
+
+  /** Waits until every queued write is stored. */
+  async flush(): Promise<void> {
+    for (const p of [...this.#docs.values()]) {
+      const d = await p
+      await d.chain
+    }
+  }
+
+  /** Closes every connection and unloads every document after storing it. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const conn of [...this.#connections]) conn.close(CloseCode.goingAway, 'relay shutting down')
+    await this.flush()
+    for (const p of [...this.#docs.values()]) this.#destroyDoc(await p)
+    this.#docs.clear()
+  }
+
+  /** @internal */
+  _dropConnection(conn: CoreConnection): void {
+    this.#connections.delete(conn)
+    for (const d of conn.docs) this._unsubscribe(conn, d)
+  }
+
+  /** @internal Loads (or returns the loaded) document `name`, or null for a name no one may use. */
+  _load(name: string): Promise<LoadedDoc> | null {
+    const cached = this.#docs.get(name)
+    if (cached) return cached
+    const parsed = kindOf(name)
+    if (!parsed || this.#closed) return null
+    const p = this.#loadFresh(name, parsed.kind, parsed.key)
+    this.#docs.set(name, p)
+    p.catch(() => this.#docs.delete(name))
+    return p
+  }
+
+  /** @internal Whether `identity` may read `d` now. */
+  _mayRead(identity: string, d: LoadedDoc): boolean {
+    switch (d.kind) {
+      case 'inbox':
+        return d.key === identity
+      case 'user':
+        return true
+      case 'conv': {
+        const conv = d.conv!
+        if (!conv.exists) return true
+        return conv.participants.has(identity) || conv.get('createdBy', '') === identity
+      }
+    }
+  }
+
+  /** @internal Whether `identity` may write `d` at all (finer rules are the validator's). */
+  _mayWrite(identity: string, d: LoadedDoc): boolean {
+    if (d.kind === 'inbox') return false
+    if (d.kind === 'user') return d.key === identity
+    return this._mayRead(identity, d)
+  }
+
+  /** @internal */
+  _subscribe(conn: CoreConnection, d: LoadedDoc): void {
+    if (d.subscribers.has(conn)) return
+    d.subscribers.set(conn, new Set())
+    conn.docs.add(d)
+    if (d.idleTimer) clearTimeout(d.idleTimer)
+    d.idleTimer = null
+  }
+
+  /** @internal */
+  _unsubscribe(conn: CoreConnection, d: LoadedDoc): void {
+    const clients = d.subscribers.get(conn)
+    if (!clients) return
+    d.subscribers.delete(conn)
+    conn.docs.delete(d)
+    if (d.awareness && clients.size > 0) {
+      awarenessProtocol.removeAwarenessStates(d.awareness, [...clients], conn)
+    }
+    if (d.subscribers.size === 0) this.#scheduleUnload(d)
+  }
+
+  #scheduleUnload(d: LoadedDoc): void {
+    if (d.idleTimer || this.#closed) return
+    d.idleTimer = setTimeout(() => {
+      d.idleTimer = null
+      if (d.subscribers.size > 0) return
+      void d.chain.then(() => {
+        if (d.subscribers.size > 0 || this.#docs.get(d.name) === undefined) return
+        this.#docs.delete(d.name)
+        this.#destroyDoc(d)
+      })
+    }, this.#idleUnloadMs)
+  }
+
+  #destroyDoc(d: LoadedDoc): void {
+    if (d.idleTimer) clearTimeout(d.idleTimer)
+    d.idleTimer = null
+    d.sequencer?.destroy()
+    d.awareness?.destroy()
+    d.doc.destroy()
+  }
+
+  async #loadFresh(name: string, kind: DocKind, key: string): Promise<LoadedDoc> {
+    const doc = new Y.Doc({ gc: true })
+    const updates = await this.#storage.load(name)
+    Y.transact(doc, () => {
+      for (const u of updates) Y.applyUpdate(doc, u)
+    })
+    const conv = kind === 'conv' ? new ConversationDocument(doc) : null
+    const d: LoadedDoc = {
+      name,
+      kind,
+      key,
+      doc,
+      conv,
+      awareness: kind === 'conv' ? new awarenessProtocol.Awareness(doc) : null,
+      sequencer: null,
+      subscribers: new Map(),
+      chain: Promise.resolve(),
+      logLength: updates.length,
+      members: new Set(),
+      last: null,
+      kicks: new Set(),
+      idleTimer: null,
+      inboxDirty: false,
+    }
+    if (d.awareness) {
+      // The relay publishes no state of its own.
+      d.awareness.setLocalState(null)
+      d.awareness.on('update', ({ added, updated, removed }: AwarenessChange, origin: unknown) => {
+        const changed = added.concat(updated, removed)
+        const frame = encodeAwarenessFrame(name, awarenessProtocol.encodeAwarenessUpdate(d.awareness!, changed))
+        for (const conn of d.subscribers.keys()) if (conn !== origin) conn.send(frame)
+      })
+    }
+    doc.on('update', (update: Uint8Array, origin: unknown) => this.#onUpdate(d, update, origin))
+    if (conv) {
+      d.members = this.#membersOf(conv)
+      d.last = lastMessageOf(conv)
+      d.sequencer = new Sequencer(doc, { now: this.#now })
+      conv.participants.observe((event) => {
+        for (const [identity, change] of event.changes.keys) {
+          if (change.action === 'delete' && identity !== conv.get('createdBy', '')) d.kicks.add(identity)
+        }
+        this.#refreshMembers(d)
+      })
+      conv.meta.observe(() => this.#refreshMembers(d))
+      conv.stamps.observe((event) => {
+        for (const key of event.keysChanged) {
+          const stamp = conv.stamps.get(key)
+          const m = conv.messages.get(key)
+          if (stamp && m && (d.last === null || stamp.i > d.last.index)) d.last = lastMessageOf(conv)
+        }
+        this.#markInboxDirty(d)
+      })
+      conv.messages.observe((event) => {
+        if (d.last && event.keysChanged.has(d.last.id) && !conv.messages.has(d.last.id)) {
+          d.last = lastMessageOf(conv)
+          this.#markInboxDirty(d)
+        }
+      })
+    }
+    return d
+  }
+
+  #membersOf(conv: ConversationDocument): Set<string> {
+    const out = new Set<string>()
+    if (!conv.exists || conv.get('deleted', false)) return out
+    conv.participants.forEach((p, key) => {
+      if (p.type === 'chat') out.add(key)
+    })
+    const creator = conv.get('createdBy', '')
+    if (creator) out.add(creator)
+    return out
+  }
+
+  #refreshMembers(d: LoadedDoc): void {
+    const next = this.#membersOf(d.conv!)
+    const removed = [...d.members].filter((m) => !next.has(m))
+    d.members = next
+    const sid = d.conv!.get('sid', d.key)
+    // Whoever may no longer read (removed, or never allowed once the conversation was created) is cut off.
+    for (const conn of d.subscribers.keys()) d.kicks.add(conn.identity)
+    for (const identity of removed) {
+      this.#withInbox(identity, (inbox) => removeInboxEntry(inbox, sid))
+    }
+    this.#markInboxDirty(d)
+  }
+
+  #markInboxDirty(d: LoadedDoc): void {
+    if (d.inboxDirty) return
+    d.inboxDirty = true
+    queueMicrotask(() => {
+      d.inboxDirty = false
+      const conv = d.conv!
+      if (!conv.exists) return
+      for (const identity of d.members) {
+        this.#withInbox(identity, (inbox) => {
+          const prev = inboxMap(inbox).get(conv.get('sid', d.key))
+          putInboxEntry(inbox, inboxEntryFor(conv, d.last, prev, this.#now()))
+        })
+      }
+    })
+  }
+
+  #withInbox(identity: string, fn: (inbox: Y.Doc) => void): void {
+    const p = this._load(`inbox/${identity}`)
+    if (!p) return
+    p.then((d) => {
+      fn(d.doc)
+      if (d.subscribers.size === 0) this.#scheduleUnload(d)
+    }).catch(this.#onError)
+  }
+
+  #onUpdate(d: LoadedDoc, update: Uint8Array, origin: unknown): void {
+    const kicks = d.conv ? [...d.kicks] : []
+    d.kicks.clear()
+    d.chain = d.chain
+      .then(async () => {
+        await this.#storage.append(d.name, update)
+        d.logLength++
+        const encoder = startFrame(d.name, MessageType.sync)
+        syncProtocol.writeUpdate(encoder, update)
+        const frame = encoding.toUint8Array(encoder)
+        for (const conn of d.subscribers.keys()) if (conn !== origin) conn.send(frame)
+        for (const identity of kicks) {
+          for (const conn of [...d.subscribers.keys()]) {
+            if (conn.identity === identity && !this._mayRead(identity, d)) {
+              conn.send(encodeDenied(d.name, 'removed from conversation'))
+              this._unsubscribe(conn, d)
+            }
+          }
+        }
+        if (d.logLength >= this.#compactEvery) {
+          const count = d.logLength
+          await this.#storage.compact(d.name, Y.encodeStateAsUpdate(d.doc), count)
+          d.logLength = d.logLength - count + 1
+        }
+      })
+      .catch(this.#onError)
+  }
+}
+
+interface AwarenessChange {
+  added: number[]
+  updated: number[]
+  removed: number[]
+}
+
+/** One authenticated connection, as the core sees it. Frames are handled one at a time, in order. */
+export class CoreConnection {
+  readonly identity: string
+  readonly docs = new Set<LoadedDoc>()
+  readonly #core: RelayCore
+  readonly #socket: CoreSocket
+  #queue: Promise<void> = Promise.resolve()
+  #closed = false
+
+  constructor(core: RelayCore, identity: string, socket: CoreSocket) {
+    this.#core = core
+    this.identity = identity
+    this.#socket = socket
+  }
+
+  /** Sends a frame to the client (dropped once closed). */
+  send(data: Uint8Array): void {
+    if (!this.#closed) this.#socket.send(data)
+  }
+
+  /** Handles one frame from the client. */
+  receive(data: Uint8Array): void {
+    if (this.#closed) return
+    this.#queue = this.#queue
+      .then(() => this.#handle(data))
+      .catch(() => this.close(CloseCode.protocolError, 'malformed frame'))
+  }
+
+  /** Closes the connection (idempotent). */
+  close(code: number = CloseCode.normal, reason = ''): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#core._dropConnection(this)
+    this.#socket.close(code, reason)
+  }
+
+  /** The socket closed on the client's side. */
+  closed(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#core._dropConnection(this)
+  }
+
+  async #handle(data: Uint8Array): Promise<void> {
+    const { docName, type, decoder } = readFrame(data)
+    const loading = this.#core._load(docName)
+    if (!loading) {
+      this.send(encodeDenied(docName, 'unknown document'))
+      return
+    }
+    const d = await loading
+    if (this.#closed) return
+    if (type === MessageType.unsubscribe) {
+      this.#core._unsubscribe(this, d)
+      return
+    }
+    if (!d.subscribers.has(this)) {
+      if (!this.#core._mayRead(this.identity, d)) {
+        this.send(encodeDenied(docName, 'not a participant'))
+        return
+      }
+      this.#core._subscribe(this, d)
+    }
+    switch (type) {
+      case MessageType.sync: {
+        const syncType = decoding.peekVarUint(decoder)
+        if (syncType === syncProtocol.messageYjsSyncStep1) {
+          // Answer only with what is stored: a stamp must never reach anyone before it is durable.
+          await d.chain
+          const encoder = startFrame(docName, MessageType.sync)
+          syncProtocol.readSyncMessage(decoder, encoder, d.doc, this)
+          this.send(encoding.toUint8Array(encoder))
+          const step1 = startFrame(docName, MessageType.sync)
+          syncProtocol.writeSyncStep1(step1, d.doc)
+          this.send(encoding.toUint8Array(step1))
+          if (d.awareness && d.awareness.getStates().size > 0) {
+            this.send(
+              encodeAwarenessFrame(
+                docName,
+                awarenessProtocol.encodeAwarenessUpdate(d.awareness, [...d.awareness.getStates().keys()]),
+              ),
+            )
+          }
+          return
+        }
+        if (!this.#core._mayWrite(this.identity, d)) {
+          this.send(encodeDenied(docName, 'read-only document'))
+          return
+        }
+        const reply = startFrame(docName, MessageType.sync)
+        syncProtocol.readSyncMessage(decoder, reply, d.doc, this)
+        return
+      }
+      case MessageType.awareness: {
+        if (!d.awareness) return
+        const update = decoding.readVarUint8Array(decoder)
+        const own = d.subscribers.get(this)
+        const dec = decoding.createDecoder(update)
+        const n = decoding.readVarUint(dec)
+        for (let i = 0; i < n; i++) {
+          own?.add(decoding.readVarUint(dec))
+          decoding.readVarUint(dec)
+          decoding.readVarString(dec)
+        }
+        awarenessProtocol.applyAwarenessUpdate(d.awareness, update, this)
+        return
+      }
+      case MessageType.queryAwareness: {
+        if (!d.awareness) return
+        this.send(
+          encodeAwarenessFrame(
+            docName,
+            awarenessProtocol.encodeAwarenessUpdate(d.awareness, [...d.awareness.getStates().keys()]),
+          ),
+        )
+        return
+      }
+      default:
+        return
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import * as Y from 'yjs'
+import { plaintextOf } from '../src/schema/content.js'
+import type { ConversationDocument } from '../src/schema/layout.js'
+
+/** Transaction origin of the relay's inbox writes. */
+export const INBOX_ORIGIN = Symbol('colloquy.inbox')
+
+/** The newest message of a conversation, as the inbox shows it. */
+export interface InboxLastMessage {
+  id: string
+  index: number
+  author: string
+  preview: string | null
+  at: number
+}
+
+/** One conversation in a person's inbox. */
+export interface InboxEntry {
+  sid: string
+  uniqueName: string | null
+  friendlyName: string | null
+  addedAt: number
+  lastActivity: number
+  lastMessage: InboxLastMessage | null
+}
+
+/** Name of the inbox map inside an inbox document. */
+export const INBOX_ROOT = 'conversations'
+
+/** A person's inbox map. */
+export const inboxMap = (doc: Y.Doc): Y.Map<InboxEntry> => doc.getMap(INBOX_ROOT)
+
+const PREVIEW = 140
+
+/** The last message of a conversation, or null. O(messages): call on load, then track stamps incrementally. */
+export const lastMessageOf = (conv: ConversationDocument): InboxLastMessage | null => {
+  let best: InboxLastMessage | null = null
+  conv.stamps.forEach((stamp, id) => {
+    if (best && stamp.i <= best.index) return
+    const m = conv.messages.get(id)
+    if (!m) return
+    const edit = conv.edits.get(id)
+    const text = plaintextOf(edit?.content ?? m.content)
+    best = { id, index: stamp.i, author: m.author, preview: text === null ? null : text.slice(0, PREVIEW), at: stamp.t }
+  })
+  return best
+}
+
+/** The entry a conversation should have in its members' inboxes now. */
+export const inboxEntryFor = (
+  conv: ConversationDocument,
+  lastMessage: InboxLastMessage | null,
+  previous: InboxEntry | undefined,
+  now: number,
+): InboxEntry => {
+  const addedAt = previous?.addedAt ?? now
+  return {
+    sid: conv.get('sid', ''),
+    uniqueName: conv.get('uniqueName', null),
+    friendlyName: conv.get('friendlyName', null),
+    addedAt,
+    lastActivity: Math.max(addedAt, lastMessage?.at ?? 0, conv.get('dateCreated', 0)),
+    lastMessage,
+  }
+}
+
+/** Writes `entry` unless the stored one is equal (avoids a tombstone per unchanged write). */
+export const putInboxEntry = (inbox: Y.Doc, entry: InboxEntry): void => {
+  const map = inboxMap(inbox)
+  const cur = map.get(entry.sid)
+  if (cur && JSON.stringify(cur) === JSON.stringify(entry)) return
+  Y.transact(inbox, () => map.set(entry.sid, entry), INBOX_ORIGIN)
+}
+
+export const removeInboxEntry = (inbox: Y.Doc, sid: string): void => {
+  const map = inboxMap(inbox)
+  if (!map.has(sid)) return
+  Y.transact(inbox, () => map.delete(sid), INBOX_ORIGIN)
+}

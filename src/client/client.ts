@@ -1,0 +1,584 @@
+import * as Y from 'yjs'
+import { ColloquyError, invalidArgument, notFound } from '../errors.js'
+import { Emitter } from '../events.js'
+import { type ConversationSid, newConversationSid } from '../ids.js'
+import { LOCAL_ORIGIN } from '../origins.js'
+import { checkAttributes, type JsonObject } from '../schema/json.js'
+import { ConversationDocument, type ConversationStateName, docNames } from '../schema/layout.js'
+import { DEFAULT_TYPING_TIMEOUT, LIMITS } from '../schema/limits.js'
+import { Sequencer } from '../schema/sequencer.js'
+import {
+  checkCount,
+  checkIdentity,
+  checkOneOf,
+  checkOptionalName,
+  checkUniqueName,
+  checkUrl,
+  checkWelcomeMessages,
+  STATES,
+} from '../schema/validate.js'
+import type { StorageAdapter } from '../storage/adapter.js'
+import { MemoryStorage } from '../storage/memory.js'
+import { DocPersistence } from '../storage/persistence.js'
+import { type BackoffOptions, type ConnectionState, SyncClient } from '../sync/sync-client.js'
+import type { Transport } from '../sync/transport.js'
+import { Conversation, type ConversationEvents } from './conversation.js'
+import type { Message, MessageUpdateReason } from './message.js'
+import { type Paginator, pageByPosition } from './paginator.js'
+import type { Participant, ParticipantUpdateReason } from './participant.js'
+import {
+  type ConversationListSubscription,
+  type ConversationSnapshot,
+  subscribeConversationList,
+} from './subscriptions.js'
+import { User, type UserUpdateReason } from './user.js'
+
+/** Options of `Client.create`. */
+export interface ClientOptions {
+  /**
+   * Who I am. With a relay, the identity comes from the signed token and this must match it;
+   * without one (local-only apps, tests) it is taken as given.
+   */
+  identity: string
+  /** Where documents are kept on this device. Default: memory (nothing survives a restart). */
+  storage?: StorageAdapter
+  /**
+   * How to reach the relay. Without one the client is local-only and sequences its own
+   * messages (one device, no sync).
+   */
+  transport?: Transport
+  /** Typing timeout in ms (default 5 000; receivers end typing one second later). */
+  typingTimeout?: number
+  /** Clock, for tests. Default `Date.now`. */
+  now?: () => number
+  /** Reconnect backoff (base 250 ms doubling to 10 s, full jitter). */
+  backoff?: Partial<BackoffOptions>
+}
+
+/** What to create. */
+export interface CreateConversationOptions {
+  friendlyName?: string | null
+  uniqueName?: string | null
+  attributes?: JsonObject
+  subject?: string | null
+  photoUrl?: string | null
+  welcomeMessages?: string[]
+  state?: ConversationStateName
+  /** Add me as a participant (admin) right away. Default false, as in Twilio; TalkJS-style apps pass true. */
+  join?: boolean
+}
+
+/** Events of the client: every conversation's events, plus the client's own. */
+export interface ClientEvents {
+  conversationAdded(conversation: Conversation): void
+  conversationJoined(conversation: Conversation): void
+  conversationLeft(conversation: Conversation): void
+  conversationRemoved(conversation: Conversation): void
+  conversationUpdated(payload: Parameters<ConversationEvents['updated']>[0]): void
+  messageAdded(message: Message): void
+  messageUpdated(payload: { message: Message; updateReasons: MessageUpdateReason[] }): void
+  messageRemoved(message: Message): void
+  participantJoined(participant: Participant): void
+  participantLeft(participant: Participant): void
+  participantUpdated(payload: { participant: Participant; updateReasons: ParticipantUpdateReason[] }): void
+  typingStarted(participant: Participant): void
+  typingEnded(participant: Participant): void
+  userUpdated(payload: { user: User; updateReasons: UserUpdateReason[] }): void
+  connectionStateChanged(state: ConnectionState): void
+  /** Errors with nowhere else to go (a failed background write). */
+  error(error: unknown): void
+  // biome-ignore lint/suspicious/noExplicitAny: index signature required by EventMap
+  [key: string]: (...args: any[]) => void
+}
+
+/** Cross-conversation feed query. */
+export interface FeedQuery {
+  /** Oldest time included (ms or Date). */
+  since?: number | Date
+  /** Newest time excluded (ms or Date). */
+  until?: number | Date
+  /** At most this many, the newest ones (1–100, default 50). */
+  limit?: number
+}
+
+interface Tracked {
+  conversation: Conversation
+  persistence: DocPersistence
+  sequencer: Sequencer | null
+  visible: boolean
+  joined: boolean
+  offs: Array<() => void>
+}
+
+const FORWARDED = [
+  'messageAdded',
+  'messageUpdated',
+  'messageRemoved',
+  'participantJoined',
+  'participantLeft',
+  'participantUpdated',
+  'typingStarted',
+  'typingEnded',
+] as const
+
+/**
+ * The entry point: one signed-in user on one device. Holds the user's conversations, keeps them
+ * in local storage, and syncs them through the relay when one is configured.
+ *
+ * @example
+ * const client = await Client.create({ identity: 'alice', storage: createMemoryStorage() })
+ * const conversation = await client.createConversation({ friendlyName: 'Team', join: true })
+ * await conversation.sendMessage('hello')
+ */
+export class Client extends Emitter<ClientEvents> {
+  /** The signed-in user. */
+  readonly user: User
+  readonly #identity: string
+  readonly #storage: StorageAdapter
+  readonly #ownsStorage: boolean
+  readonly #now: () => number
+  readonly #typingTimeout: number
+  readonly #sync: SyncClient | null
+  readonly #persistence = new Map<Y.Doc, DocPersistence>()
+  readonly #conversations = new Map<string, Tracked>()
+  readonly #opening = new Map<string, Promise<Tracked | null>>()
+  readonly #users = new Map<string, Promise<User>>()
+  readonly #local: Y.Doc
+  readonly #inbox: Y.Doc
+  #uniqueNames: Map<string, string> | null = null
+  #shutdown = false
+
+  private constructor(
+    identity: string,
+    storage: StorageAdapter,
+    ownsStorage: boolean,
+    options: ClientOptions,
+    docs: { local: Y.Doc; inbox: Y.Doc; me: Y.Doc },
+  ) {
+    super((e) => this.emit('error', e))
+    this.#identity = identity
+    this.#storage = storage
+    this.#ownsStorage = ownsStorage
+    this.#now = options.now ?? Date.now
+    this.#typingTimeout = options.typingTimeout ?? DEFAULT_TYPING_TIMEOUT
+    this.#local = docs.local
+    this.#inbox = docs.inbox
+    this.user = this.#newUser(identity, docs.me)
+    this.#users.set(identity, Promise.resolve(this.user))
+    this.#sync = options.transport ? new SyncClient(options.transport, options.backoff) : null
+    if (this.#sync) {
+      this.#sync.on('connectionStateChanged', (state) => this.emit('connectionStateChanged', state))
+      this.#sync.on('docDenied', (name, reason) => this.#denied(name, reason))
+    }
+  }
+
+  /**
+   * Opens the client: loads everything stored on this device (so it works offline at once), then
+   * connects to the relay if a transport is given.
+   */
+  static async create(options: ClientOptions): Promise<Client> {
+    if (typeof options !== 'object' || options === null) throw invalidArgument('options must be an object')
+    const identity = checkIdentity(options.identity)
+    if (options.typingTimeout !== undefined) checkCount(options.typingTimeout, 3_600_000, 'typingTimeout')
+    const storage = options.storage ?? new MemoryStorage()
+    const open = async (name: string): Promise<[Y.Doc, DocPersistence]> => {
+      const doc = new Y.Doc()
+      return [doc, await DocPersistence.open(doc, name, storage)]
+    }
+    const [local, pLocal] = await open(docNames.local(identity))
+    const [inbox, pInbox] = await open(docNames.inbox(identity))
+    const [me, pMe] = await open(docNames.user(identity))
+    const client = new Client(identity, storage, options.storage === undefined, options, { local, inbox, me })
+    client.#persistence.set(local, pLocal)
+    client.#persistence.set(inbox, pInbox)
+    client.#persistence.set(me, pMe)
+    const sids = new Set<string>([...client.#localList().keys(), ...client.#inboxList().keys()])
+    await Promise.all([...sids].map((sid) => client.#open(sid)))
+    client.#inboxList().observe((event) => {
+      for (const [sid, change] of event.changes.keys) {
+        if (change.action === 'add' && !client.#conversations.has(sid)) void client.#open(sid)
+      }
+    })
+    if (client.#sync) {
+      client.#sync.add(docNames.inbox(identity), inbox, null)
+      client.#sync.add(docNames.user(identity), me, null)
+      client.#sync.start()
+    }
+    return client
+  }
+
+  /** My identity. */
+  get identity(): string {
+    return this.#identity
+  }
+
+  /** The link to the relay (`disconnected` when there is none). */
+  get connectionState(): ConnectionState {
+    return this.#sync?.state ?? 'disconnected'
+  }
+
+  /** Resolves when every open document has synced with the relay (at once without a relay). */
+  async whenSynced(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (!this.#sync) return
+    const sync = this.#sync
+    const names = [
+      docNames.inbox(this.#identity),
+      docNames.user(this.#identity),
+      ...[...this.#conversations.keys()].map(docNames.conversation),
+    ]
+    const all = Promise.all(names.map((n) => sync.channel(n)?.whenSynced()))
+    if (!options.signal) {
+      await all
+      return
+    }
+    const signal = options.signal
+    await new Promise<void>((resolve, reject) => {
+      const abort = () => reject(new ColloquyError('ABORTED', 'whenSynced was aborted'))
+      if (signal.aborted) abort()
+      signal.addEventListener('abort', abort, { once: true })
+      all.then(() => resolve(), reject)
+    })
+  }
+
+  /** Creates a conversation. I am its creator (and admin); pass `join: true` to also become a participant. */
+  async createConversation(options: CreateConversationOptions = {}): Promise<Conversation> {
+    this.#assertOpen()
+    if (typeof options !== 'object' || options === null) throw invalidArgument('options must be an object')
+    const friendlyName = checkOptionalName(options.friendlyName, 'friendlyName', LIMITS.friendlyNameLength)
+    const uniqueName = checkUniqueName(options.uniqueName)
+    const subject = checkOptionalName(options.subject, 'subject', LIMITS.friendlyNameLength)
+    const photoUrl = checkUrl(options.photoUrl, 'photoUrl')
+    const attributes = checkAttributes(options.attributes ?? {}, LIMITS.attributesBytes)
+    const state = checkOneOf(options.state ?? 'active', STATES, 'state')
+    const welcomeMessages = options.welcomeMessages === undefined ? null : checkWelcomeMessages(options.welcomeMessages)
+    if (uniqueName !== null) this.#checkUniqueName(uniqueName, '')
+    const sid = newConversationSid()
+    const doc = new Y.Doc()
+    const persistence = await DocPersistence.open(doc, docNames.conversation(sid), this.#storage)
+    const me = this.#identity
+    const now = this.#now()
+    const cdoc = new ConversationDocument(doc)
+    Y.transact(
+      doc,
+      () => {
+        cdoc.set('sid', sid, me, now)
+        cdoc.set('createdBy', me, me, now)
+        cdoc.set('dateCreated', now, me, now)
+        if (friendlyName !== null) cdoc.set('friendlyName', friendlyName, me, now)
+        if (uniqueName !== null) cdoc.set('uniqueName', uniqueName, me, now)
+        if (subject !== null) cdoc.set('subject', subject, me, now)
+        if (photoUrl !== null) cdoc.set('photoUrl', photoUrl, me, now)
+        if (welcomeMessages !== null) cdoc.set('welcomeMessages', welcomeMessages, me, now)
+        if (state !== 'active') cdoc.set('state', state, me, now)
+        for (const [k, v] of Object.entries(attributes)) cdoc.attributes.set(k, v)
+      },
+      LOCAL_ORIGIN,
+    )
+    Y.transact(this.#local, () => this.#localList().set(sid, { addedAt: now }), LOCAL_ORIGIN)
+    await Promise.all([persistence.flush(), this.#persist(this.#local)])
+    const tracked = this.#track(sid as ConversationSid, doc, persistence)
+    if (options.join) await tracked.conversation.join()
+    return tracked.conversation
+  }
+
+  /** A conversation I take part in (or created). Rejects with NOT_FOUND. */
+  async getConversationBySid(sid: string): Promise<Conversation> {
+    this.#assertOpen()
+    if (typeof sid !== 'string' || sid.length === 0) throw invalidArgument('sid must be a non-empty string')
+    const t = this.#conversations.get(sid) ?? (await this.#opening.get(sid))
+    if (!t || !t.visible) throw notFound(`Conversation with SID ${sid} was not found`)
+    return t.conversation
+  }
+
+  /** A conversation by unique name. Rejects with NOT_FOUND. */
+  async getConversationByUniqueName(uniqueName: string): Promise<Conversation> {
+    this.#assertOpen()
+    const name = checkUniqueName(uniqueName)
+    if (name === null) throw invalidArgument('uniqueName must be a string')
+    const sid = this.#uniqueNameOwner(name)
+    const t = sid ? this.#conversations.get(sid) : undefined
+    if (!t) throw notFound(`Conversation with unique name ${name} was not found`)
+    return t.conversation
+  }
+
+  /** The conversations I take part in or created, oldest first, 50 a page. */
+  async getSubscribedConversations(): Promise<Paginator<Conversation>> {
+    this.#assertOpen()
+    return pageByPosition(this.#visible(), 0, 50)
+  }
+
+  /** A user's profile, kept in sync while the client runs. */
+  async getUser(identity: string): Promise<User> {
+    this.#assertOpen()
+    const who = checkIdentity(identity)
+    let p = this.#users.get(who)
+    if (!p) {
+      p = (async () => {
+        const doc = new Y.Doc()
+        const persistence = await DocPersistence.open(doc, docNames.user(who), this.#storage)
+        this.#persistence.set(doc, persistence)
+        this.#sync?.add(docNames.user(who), doc, null)
+        return this.#newUser(who, doc)
+      })()
+      this.#users.set(who, p)
+    }
+    return p
+  }
+
+  /**
+   * Messages across all my conversations with `since ≤ dateCreated < until`, the newest `limit`,
+   * returned oldest first. Pending messages count with their local time.
+   */
+  async getMessages(query: FeedQuery = {}): Promise<Message[]> {
+    this.#assertOpen()
+    const toMs = (v: number | Date | undefined, what: string, fallback: number): number => {
+      if (v === undefined) return fallback
+      const ms = v instanceof Date ? v.getTime() : v
+      if (typeof ms !== 'number' || Number.isNaN(ms)) throw invalidArgument(`${what} must be a time in ms or a Date`)
+      return ms
+    }
+    const since = toMs(query.since, 'since', Number.NEGATIVE_INFINITY)
+    const until = toMs(query.until, 'until', Number.POSITIVE_INFINITY)
+    const limit = query.limit === undefined ? 50 : checkCount(query.limit, LIMITS.maxPageSize, 'limit')
+    const found: Message[] = []
+    for (const conversation of this.#visible()) {
+      const log = conversation._log()
+      let taken = 0
+      for (let pos = log.length - 1; pos >= 0 && taken < limit; pos--) {
+        const entry = log.at(pos)!
+        const m = conversation._message(entry.id)
+        if (!m) continue
+        const t = m.dateCreated.getTime()
+        if (t >= until) continue
+        if (t < since) {
+          if (entry.index !== null) break
+          continue
+        }
+        found.push(m)
+        taken++
+      }
+    }
+    found.sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime() || (a.sid < b.sid ? -1 : 1))
+    return found.slice(Math.max(0, found.length - limit))
+  }
+
+  /**
+   * A live window of my conversations, most recently active first (TalkJS style).
+   *
+   * @example
+   * const sub = client.subscribeConversations((list) => render(list))
+   * await sub.loadMore(10)
+   */
+  subscribeConversations(
+    onSnapshot: (conversations: readonly ConversationSnapshot[], loadedAll: boolean) => void,
+    options: { limit?: number } = {},
+  ): ConversationListSubscription {
+    this.#assertOpen()
+    return subscribeConversationList(
+      {
+        list: () => this.#visible(),
+        onChange: (listener) => {
+          const offs = [
+            this.on('conversationAdded', listener),
+            this.on('conversationRemoved', listener),
+            this.on('conversationUpdated', listener),
+            this.on('messageAdded', listener),
+            this.on('messageUpdated', listener),
+            this.on('messageRemoved', listener),
+            this.on('participantUpdated', listener),
+          ]
+          return () => {
+            for (const off of offs) off()
+          }
+        },
+      },
+      onSnapshot,
+      options.limit ?? 20,
+    )
+  }
+
+  /** Stops syncing, stores everything, releases timers. The client cannot be used afterwards. */
+  async shutdown(): Promise<void> {
+    if (this.#shutdown) return
+    this.#shutdown = true
+    this.#sync?.stop()
+    for (const t of this.#conversations.values()) {
+      for (const off of t.offs) off()
+      t.sequencer?.destroy()
+      t.conversation._destroy()
+    }
+    await Promise.all([...this.#persistence.values()].map((p) => p.destroy()))
+    for (const doc of this.#persistence.keys()) doc.destroy()
+    this.#persistence.clear()
+    this.#conversations.clear()
+    if (this.#ownsStorage) await this.#storage.close()
+    this.clear()
+  }
+
+  // ---------------------------------------------------------------- private
+
+  #assertOpen(): void {
+    if (this.#shutdown) throw new ColloquyError('CLOSED', 'the client was shut down')
+  }
+
+  #localList(): Y.Map<{ addedAt: number }> {
+    return this.#local.getMap('conversations')
+  }
+
+  #inboxList(): Y.Map<unknown> {
+    return this.#inbox.getMap('conversations')
+  }
+
+  #visible(): Conversation[] {
+    return [...this.#conversations.values()]
+      .filter((t) => t.visible)
+      .map((t) => t.conversation)
+      .sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime() || (a.sid < b.sid ? -1 : 1))
+  }
+
+  async #persist(doc: Y.Doc): Promise<void> {
+    const p = this.#persistence.get(doc)
+    if (!p) throw new ColloquyError('CLOSED', 'the client was shut down')
+    await p.flush()
+  }
+
+  #newUser(identity: string, doc: Y.Doc): User {
+    const user = new User(identity, doc, {
+      identity: this.#identity,
+      now: () => this.#now(),
+      persist: (d) => this.#persist(d),
+      isOnline: () => null,
+    })
+    user.on('updated', (payload) => this.emit('userUpdated', payload))
+    return user
+  }
+
+  /** Loads a conversation from storage and starts syncing it. */
+  #open(sid: string): Promise<Tracked | null> {
+    const existing = this.#conversations.get(sid)
+    if (existing) return Promise.resolve(existing)
+    const pending = this.#opening.get(sid)
+    if (pending) return pending
+    const p = (async () => {
+      const doc = new Y.Doc()
+      const persistence = await DocPersistence.open(doc, docNames.conversation(sid), this.#storage)
+      if (this.#shutdown) return null
+      return this.#track(sid as ConversationSid, doc, persistence)
+    })()
+    this.#opening.set(sid, p)
+    void p.finally(() => this.#opening.delete(sid))
+    return p
+  }
+
+  #track(sid: ConversationSid, doc: Y.Doc, persistence: DocPersistence): Tracked {
+    this.#persistence.set(doc, persistence)
+    const conversation: Conversation = new Conversation(sid, doc, {
+      identity: this.#identity,
+      typingTimeout: this.#typingTimeout,
+      now: () => this.#now(),
+      persist: (d) => this.#persist(d),
+      user: (identity) => this.getUser(identity),
+      checkUniqueName: (name, own) => this.#checkUniqueName(name, own),
+      uniqueNameOwner: (name) => this.#uniqueNameOwner(name),
+      visibilityChanged: (c) => this.#visibilityChanged(c),
+      onError: (e) => this.emit('error', e),
+    })
+    const offs: Array<() => void> = []
+    for (const event of FORWARDED) {
+      offs.push(conversation.on(event, ((arg: never) => this.emit(event, arg)) as never))
+    }
+    offs.push(
+      conversation.on('updated', (payload) => {
+        if (payload.updateReasons.includes('uniqueName')) this.#uniqueNames = null
+        this.emit('conversationUpdated', payload)
+      }),
+    )
+    const tracked: Tracked = {
+      conversation,
+      persistence,
+      sequencer: this.#sync ? null : new Sequencer(doc, { now: this.#now }),
+      visible: false,
+      joined: false,
+      offs,
+    }
+    this.#conversations.set(sid, tracked)
+    this.#uniqueNames = null
+    this.#sync?.add(docNames.conversation(sid), doc, conversation._awareness)
+    this.#visibilityChanged(conversation)
+    return tracked
+  }
+
+  #visibilityChanged(conversation: Conversation): void {
+    const t = this.#conversations.get(conversation.sid)
+    if (!t) return
+    const visible = conversation._visible
+    const joined = conversation._joined
+    const wasVisible = t.visible
+    const wasJoined = t.joined
+    t.visible = visible
+    t.joined = joined
+    this.#uniqueNames = null
+    if (!wasVisible && visible) this.emit('conversationAdded', conversation)
+    if (!wasJoined && joined) this.emit('conversationJoined', conversation)
+    if (wasJoined && !joined) this.emit('conversationLeft', conversation)
+    if (wasVisible && !visible) {
+      this.emit('conversationRemoved', conversation)
+      void this.#forget(conversation.sid, true)
+    }
+  }
+
+  /** Stops tracking a conversation I no longer see, and removes its local copy. */
+  async #forget(sid: string, removeStored: boolean): Promise<void> {
+    const t = this.#conversations.get(sid)
+    if (!t) return
+    this.#conversations.delete(sid)
+    this.#uniqueNames = null
+    for (const off of t.offs) off()
+    this.#sync?.remove(docNames.conversation(sid))
+    t.sequencer?.destroy()
+    t.conversation._destroy()
+    await t.persistence.destroy()
+    this.#persistence.delete(t.persistence.doc)
+    t.persistence.doc.destroy()
+    if (this.#localList().has(sid)) {
+      Y.transact(this.#local, () => this.#localList().delete(sid), LOCAL_ORIGIN)
+    }
+    if (removeStored) await this.#storage.remove(docNames.conversation(sid)).catch((e) => this.emit('error', e))
+  }
+
+  #denied(name: string, _reason: string): void {
+    if (!name.startsWith('conv/')) return
+    const sid = name.slice('conv/'.length)
+    const t = this.#conversations.get(sid)
+    if (!t) return
+    if (t.visible) {
+      t.visible = false
+      t.joined = false
+      this.emit('conversationRemoved', t.conversation)
+    }
+    void this.#forget(sid, true)
+  }
+
+  #claims(): Map<string, string> {
+    if (this.#uniqueNames) return this.#uniqueNames
+    const best = new Map<string, { sid: string; at: number }>()
+    for (const [sid, t] of this.#conversations) {
+      if (!t.visible) continue
+      const rec = t.conversation._doc.record('uniqueName')
+      if (!rec || rec.v === null) continue
+      const cur = best.get(rec.v)
+      if (!cur || rec.at < cur.at || (rec.at === cur.at && sid < cur.sid)) best.set(rec.v, { sid, at: rec.at })
+    }
+    this.#uniqueNames = new Map([...best].map(([name, v]) => [name, v.sid]))
+    return this.#uniqueNames
+  }
+
+  #uniqueNameOwner(name: string): string | null {
+    return this.#claims().get(name) ?? null
+  }
+
+  #checkUniqueName(name: string, own: string): void {
+    const owner = this.#uniqueNameOwner(name)
+    if (owner !== null && owner !== own) throw new ColloquyError('CONFLICT', `unique name ${name} is taken`)
+  }
+}

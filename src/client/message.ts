@@ -1,0 +1,224 @@
+import { Emitter } from '../events.js'
+import type { MessageSid, ParticipantSid } from '../ids.js'
+import type { ContentBlock } from '../schema/content.js'
+import { plaintextOf } from '../schema/content.js'
+import type { JsonObject } from '../schema/json.js'
+import type { EditRecord, MessageRecord } from '../schema/layout.js'
+import type { Conversation } from './conversation.js'
+import type { Participant } from './participant.js'
+
+/** Where a message is on its way: written locally, sequenced by the relay, read by every other participant. */
+export type DeliveryStatus = 'pending' | 'sent' | 'read'
+
+/** Twilio's aggregated receipt: how many of the other chat participants have read the message. */
+export interface AggregatedDeliveryReceipt {
+  total: number
+  sent: 'none' | 'some' | 'all'
+  delivered: 'none' | 'some' | 'all'
+  read: 'none' | 'some' | 'all'
+  undelivered: 'none'
+  failed: 'none'
+}
+
+/** One emoji's reactions on a message. */
+export interface ReactionSummary {
+  emoji: string
+  count: number
+  /** Whether I reacted with this emoji. */
+  currentUserReacted: boolean
+  /** Who reacted, oldest first. */
+  users: string[]
+}
+
+/** Why a message changed. */
+export type MessageUpdateReason =
+  | 'body'
+  | 'attributes'
+  | 'content'
+  | 'dateUpdated'
+  | 'lastUpdatedBy'
+  | 'index'
+  | 'dateCreated'
+  | 'deliveryReceipt'
+  | 'reactions'
+
+export interface MessageEvents {
+  updated(payload: { message: Message; updateReasons: MessageUpdateReason[] }): void
+  // biome-ignore lint/suspicious/noExplicitAny: index signature required by EventMap
+  [key: string]: (...args: any[]) => void
+}
+
+/**
+ * A message, read live from its conversation: properties always show the current state (edits,
+ * index once sequenced, reactions, receipts). A removed message keeps its last state and
+ * `isRemoved` turns true.
+ */
+export class Message extends Emitter<MessageEvents> {
+  readonly sid: MessageSid
+  readonly conversation: Conversation
+  #record: MessageRecord
+  #removed = false
+
+  /** @internal */
+  constructor(conversation: Conversation, record: MessageRecord) {
+    super()
+    this.conversation = conversation
+    this.sid = record.id as MessageSid
+    this.#record = record
+  }
+
+  /** @internal */
+  get _record(): MessageRecord {
+    return this.#record
+  }
+
+  #edit(): EditRecord | undefined {
+    return this.conversation._doc.edits.get(this.sid)
+  }
+
+  /** The sequencer's index, or null while the message is pending. Never changes once set. */
+  get index(): number | null {
+    return this.conversation._doc.stamps.get(this.sid)?.i ?? null
+  }
+
+  /** The author's identity (from the authenticated connection that wrote it). */
+  get author(): string {
+    return this.#record.author
+  }
+
+  /** The author's participant sid. */
+  get participantSid(): ParticipantSid | null {
+    return this.#record.participantSid as ParticipantSid | null
+  }
+
+  /** Content blocks (text, location, file). */
+  get content(): readonly ContentBlock[] {
+    return this.#edit()?.content ?? this.#record.content
+  }
+
+  /** Text of the message (text blocks joined), or null when it has none. */
+  get body(): string | null {
+    return plaintextOf(this.content)
+  }
+
+  /** `text` when the message is text only, `media` when it holds a file or location. */
+  get type(): 'text' | 'media' {
+    return this.content.every((b) => b.type === 'text') ? 'text' : 'media'
+  }
+
+  /** Custom data. */
+  get attributes(): JsonObject {
+    return structuredClone(this.#edit()?.attributes ?? this.#record.attributes)
+  }
+
+  /** The sid of the message this one replies to, or null. */
+  get referencedMessageSid(): MessageSid | null {
+    return this.#record.replyTo as MessageSid | null
+  }
+
+  /** When the relay accepted it (server time); the author's clock while pending. */
+  get dateCreated(): Date {
+    const stamp = this.conversation._doc.stamps.get(this.sid)
+    return new Date(stamp ? stamp.t : this.#record.createdAt)
+  }
+
+  /** When it was last edited, or null. */
+  get dateUpdated(): Date | null {
+    const e = this.#edit()
+    return e ? new Date(e.at) : null
+  }
+
+  /** Who last edited it, or null. */
+  get lastUpdatedBy(): string | null {
+    return this.#edit()?.by ?? null
+  }
+
+  /** Whether the message was removed (by its author or a moderator). */
+  get isRemoved(): boolean {
+    return this.#removed
+  }
+
+  /** Delivery status: pending, sent, or read by every other current participant. */
+  get status(): DeliveryStatus {
+    const index = this.index
+    if (index === null) return 'pending'
+    const { read, total } = this.conversation._readCounts(index, this.author)
+    return total > 0 && read === total ? 'read' : 'sent'
+  }
+
+  /** How many other current chat participants have read it. */
+  get readCount(): number {
+    const index = this.index
+    if (index === null) return 0
+    return this.conversation._readCounts(index, this.author).read
+  }
+
+  /** Twilio-style aggregated receipt over the other chat participants. */
+  get aggregatedDeliveryReceipt(): AggregatedDeliveryReceipt {
+    const index = this.index
+    const { read, total } = index === null ? { read: 0, total: 0 } : this.conversation._readCounts(index, this.author)
+    const level = (n: number): 'none' | 'some' | 'all' => (n === 0 ? 'none' : n >= total ? 'all' : 'some')
+    const sent = index === null ? 'none' : 'all'
+    return { total, sent, delivered: sent, read: level(read), undelivered: 'none', failed: 'none' }
+  }
+
+  /** Reactions grouped by emoji, in order of first use. */
+  get reactions(): ReactionSummary[] {
+    return this.conversation._reactionsOf(this.sid)
+  }
+
+  /** The author as a participant, or null if they left. */
+  async getParticipant(): Promise<Participant | null> {
+    return this.conversation._participantByIdentity(this.author)
+  }
+
+  /** The message this one replies to, or null (also when it was removed). */
+  async getReferencedMessage(): Promise<Message | null> {
+    const sid = this.referencedMessageSid
+    return sid ? this.conversation._messageBySid(sid) : null
+  }
+
+  /** Replaces the text (author only). Keeps non-text blocks. */
+  async updateBody(body: string): Promise<Message> {
+    await this.conversation._editMessage(this, { body })
+    return this
+  }
+
+  /** Replaces the content blocks (author only). */
+  async updateContent(content: ContentBlock[]): Promise<Message> {
+    await this.conversation._editMessage(this, { content })
+    return this
+  }
+
+  /** Replaces the attributes (author only). */
+  async updateAttributes(attributes: JsonObject): Promise<Message> {
+    await this.conversation._editMessage(this, { attributes })
+    return this
+  }
+
+  /** Patches the attributes: `null` deletes a key, `undefined` keeps it (TalkJS `custom`). */
+  async patchAttributes(patch: Record<string, unknown>): Promise<Message> {
+    await this.conversation._editMessage(this, { patch })
+    return this
+  }
+
+  /** Removes the message for everyone (its author, or a moderator or admin). */
+  async remove(): Promise<void> {
+    await this.conversation._removeMessage(this)
+  }
+
+  /** Adds my reaction (idempotent). */
+  async react(emoji: string): Promise<void> {
+    await this.conversation._setReaction(this, emoji, true)
+  }
+
+  /** Removes my reaction (idempotent). */
+  async unreact(emoji: string): Promise<void> {
+    await this.conversation._setReaction(this, emoji, false)
+  }
+
+  /** @internal */
+  _markRemoved(): void {
+    this.#removed = true
+  }
+}

@@ -1,0 +1,102 @@
+import * as Y from 'yjs'
+import { forbidden } from '../errors.js'
+import { Emitter } from '../events.js'
+import { LOCAL_ORIGIN } from '../origins.js'
+import { checkAttributes, checkOptionalName, checkUrl, type JsonObject, LIMITS } from '../schema/index.js'
+
+/** Why a user changed (Twilio's `updateReasons`). */
+export type UserUpdateReason = 'friendlyName' | 'attributes' | 'photoUrl' | 'reachabilityOnline'
+
+/** Events of a `User`. */
+export interface UserEvents {
+  updated(payload: { user: User; updateReasons: UserUpdateReason[] }): void
+  // biome-ignore lint/suspicious/noExplicitAny: index signature required by EventMap
+  [key: string]: (...args: any[]) => void
+}
+
+/** @internal What a user needs from its client. */
+export interface UserHost {
+  readonly identity: string
+  now(): number
+  persist(doc: Y.Doc): Promise<void>
+  isOnline(identity: string): boolean | null
+}
+
+/** The profile map of a user document. */
+export const profileOf = (doc: Y.Doc): Y.Map<unknown> => doc.getMap('profile')
+
+/**
+ * A person: identity, friendly name, photo and attributes. Profiles sync between devices and to
+ * everyone who shares a conversation with them; only the person may change their own profile.
+ */
+export class User extends Emitter<UserEvents> {
+  readonly identity: string
+  readonly #doc: Y.Doc
+  readonly #host: UserHost
+
+  /** @internal */
+  constructor(identity: string, doc: Y.Doc, host: UserHost) {
+    super()
+    this.identity = identity
+    this.#doc = doc
+    this.#host = host
+    profileOf(doc).observe((event) => {
+      const reasons = [...event.keysChanged].filter((k): k is UserUpdateReason =>
+        ['friendlyName', 'attributes', 'photoUrl'].includes(k),
+      )
+      if (reasons.length > 0) this.emit('updated', { user: this, updateReasons: reasons })
+    })
+  }
+
+  /** Display name, or null when never set. */
+  get friendlyName(): string | null {
+    return (profileOf(this.#doc).get('friendlyName') as string | undefined) ?? null
+  }
+
+  /** Profile photo URL, or null. */
+  get photoUrl(): string | null {
+    return (profileOf(this.#doc).get('photoUrl') as string | undefined) ?? null
+  }
+
+  /** Custom data (a JSON object). */
+  get attributes(): JsonObject {
+    return structuredClone((profileOf(this.#doc).get('attributes') as JsonObject | undefined) ?? {})
+  }
+
+  /** Whether the user is connected to the relay now; null when unknown (offline, or no relay). */
+  get isOnline(): boolean | null {
+    return this.#host.isOnline(this.identity)
+  }
+
+  /** Whether this is the signed-in user. */
+  get isMe(): boolean {
+    return this.identity === this.#host.identity
+  }
+
+  /** Sets the display name (your own profile only). */
+  async updateFriendlyName(name: string | null): Promise<void> {
+    const value = checkOptionalName(name, 'friendlyName', LIMITS.friendlyNameLength)
+    await this.#write('friendlyName', value)
+  }
+
+  /** Sets the photo URL (your own profile only). */
+  async updatePhotoUrl(url: string | null): Promise<void> {
+    await this.#write('photoUrl', checkUrl(url, 'photoUrl'))
+  }
+
+  /** Replaces the attributes (your own profile only). */
+  async updateAttributes(attributes: JsonObject): Promise<void> {
+    await this.#write('attributes', checkAttributes(attributes, LIMITS.attributesBytes))
+  }
+
+  async #write(key: string, value: unknown): Promise<void> {
+    if (!this.isMe) throw forbidden(`only ${this.identity} may change their profile`)
+    Y.transact(this.#doc, () => profileOf(this.#doc).set(key, value), LOCAL_ORIGIN)
+    await this.#host.persist(this.#doc)
+  }
+
+  /** @internal */
+  _reachabilityChanged(): void {
+    this.emit('updated', { user: this, updateReasons: ['reachabilityOnline'] })
+  }
+}

@@ -1,0 +1,7 @@
+/**
+ * Transaction origins. Every change to a document carries one, so observers can tell a local
+ * write (persist it, send it) from what came from storage (neither) or the network (persist only).
+ */
+export const LOCAL_ORIGIN = Symbol('colloquy.local')
+export const STORAGE_ORIGIN = Symbol('colloquy.storage')
+export const REMOTE_ORIGIN = Symbol('colloquy.remote')

@@ -1,0 +1,96 @@
+import { ColloquyError, invalidArgument } from '../errors.js'
+import type { Access, ConversationStateName, Role } from './layout.js'
+import { LIMITS } from './limits.js'
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: identities must not contain control characters
+const CONTROL = /[\u0000-\u001f\u007f]/
+
+/** A user identity: 1–256 characters, no control characters. */
+export const checkIdentity = (identity: unknown, what = 'identity'): string => {
+  if (typeof identity !== 'string' || identity.trim().length === 0)
+    throw invalidArgument(`${what} must be a non-empty string`)
+  if (identity.length > LIMITS.identityLength)
+    throw invalidArgument(`${what} is longer than ${LIMITS.identityLength} characters`)
+  if (CONTROL.test(identity)) throw invalidArgument(`${what} must not contain control characters`)
+  return identity
+}
+
+/** A name that may be null (friendly name, subject, unique name). */
+export const checkOptionalName = (value: unknown, what: string, max: number): string | null => {
+  if (value === null || value === undefined) return null
+  if (typeof value !== 'string') throw invalidArgument(`${what} must be a string or null`)
+  if (value.length > max) throw invalidArgument(`${what} is longer than ${max} characters`)
+  return value
+}
+
+export const checkUniqueName = (value: unknown): string | null => {
+  const name = checkOptionalName(value, 'uniqueName', LIMITS.uniqueNameLength)
+  if (name !== null && name.trim().length === 0) throw invalidArgument('uniqueName must not be blank')
+  if (name !== null && CONTROL.test(name)) throw invalidArgument('uniqueName must not contain control characters')
+  return name
+}
+
+/** A message index: a non-negative safe integer. */
+export const checkIndex = (value: unknown, what = 'index'): number => {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw invalidArgument(`${what} must be a non-negative integer`)
+  return value
+}
+
+export const checkPageSize = (value: unknown): number => {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > LIMITS.maxPageSize)
+    throw invalidArgument(`pageSize must be an integer from 1 to ${LIMITS.maxPageSize}`)
+  return value
+}
+
+export const checkCount = (value: unknown, max: number, what = 'count'): number => {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+    throw invalidArgument(`Invalid ${what}: must be a positive integer`)
+  if (value > max) throw invalidArgument(`Invalid ${what}: cannot load more than ${max} items at once`)
+  return value
+}
+
+export const checkOneOf = <T extends string>(value: unknown, allowed: readonly T[], what: string): T => {
+  if (typeof value !== 'string' || !allowed.includes(value as T))
+    throw invalidArgument(`${what} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}`)
+  return value as T
+}
+
+export const ROLES: readonly Role[] = ['admin', 'moderator', 'member']
+export const ACCESS: readonly Access[] = ['Read', 'ReadWrite']
+export const STATES: readonly ConversationStateName[] = ['active', 'inactive', 'closed']
+
+/** Notification level for me in one conversation (TalkJS's MentionsOnly is `mentions`). */
+export type NotificationLevel = 'default' | 'muted' | 'mentions'
+export const NOTIFICATION_LEVELS: readonly NotificationLevel[] = ['default', 'muted', 'mentions']
+
+export const checkUrl = (value: unknown, what: string): string | null => {
+  if (value === null || value === undefined) return null
+  if (typeof value !== 'string' || value.length === 0)
+    throw invalidArgument(`${what} must be a non-empty string or null`)
+  if (value.length > LIMITS.urlLength) throw invalidArgument(`${what} is longer than ${LIMITS.urlLength} characters`)
+  return value
+}
+
+export const checkEmoji = (value: unknown): string => {
+  if (typeof value !== 'string' || value.length === 0 || value.length > LIMITS.emojiLength)
+    throw invalidArgument(`emoji must be 1 to ${LIMITS.emojiLength} characters`)
+  if (CONTROL.test(value)) throw invalidArgument('emoji must not contain control characters')
+  return value
+}
+
+/** Rejects when `signal` is aborted. */
+export const checkSignal = (signal: AbortSignal | undefined): void => {
+  if (signal?.aborted) throw new ColloquyError('ABORTED', 'the operation was aborted')
+}
+
+/** Welcome messages: at most LIMITS.welcomeMessages non-empty strings. Returns a copy. */
+export const checkWelcomeMessages = (messages: unknown): string[] => {
+  if (!Array.isArray(messages) || messages.length > LIMITS.welcomeMessages)
+    throw invalidArgument(`welcomeMessages must be an array of at most ${LIMITS.welcomeMessages} strings`)
+  for (const m of messages) {
+    if (typeof m !== 'string' || m.length === 0 || m.length > LIMITS.messageBodyBytes)
+      throw invalidArgument('each welcome message must be a non-empty string')
+  }
+  return [...messages]
+}

@@ -1,0 +1,135 @@
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import * as syncProtocol from 'y-protocols/sync'
+import type * as Y from 'yjs'
+import { REMOTE_ORIGIN } from '../origins.js'
+import { encodeAwarenessFrame, MessageType, startFrame } from './protocol.js'
+
+/** What a channel reports to its owner. */
+export interface ChannelEvents {
+  synced(): void
+  denied(reason: string): void
+}
+
+/**
+ * The client side of one document's sync over a shared socket: sends step 1 on connect, answers
+ * the relay's step 1, forwards local updates and awareness, and applies what arrives with the
+ * remote origin (so it is persisted but not echoed).
+ */
+export class DocChannel {
+  readonly name: string
+  readonly doc: Y.Doc
+  readonly awareness: awarenessProtocol.Awareness | null
+  #send: ((frame: Uint8Array) => void) | null = null
+  #synced = false
+  #waiters: Array<() => void> = []
+  readonly #events: ChannelEvents
+  readonly #onUpdate: (update: Uint8Array, origin: unknown) => void
+  readonly #onAwareness: (change: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => void
+
+  constructor(name: string, doc: Y.Doc, awareness: awarenessProtocol.Awareness | null, events: ChannelEvents) {
+    this.name = name
+    this.doc = doc
+    this.awareness = awareness
+    this.#events = events
+    this.#onUpdate = (update, origin) => {
+      if (origin === REMOTE_ORIGIN || !this.#send) return
+      const encoder = startFrame(this.name, MessageType.sync)
+      syncProtocol.writeUpdate(encoder, update)
+      this.#send(encoding.toUint8Array(encoder))
+    }
+    this.#onAwareness = ({ added, updated, removed }, origin) => {
+      if (origin === REMOTE_ORIGIN || !this.#send || !this.awareness) return
+      const changed = added.concat(updated, removed)
+      this.#send(encodeAwarenessFrame(this.name, awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)))
+    }
+    doc.on('update', this.#onUpdate)
+    awareness?.on('update', this.#onAwareness)
+  }
+
+  /** Whether the relay's state has been received since the socket opened. */
+  get synced(): boolean {
+    return this.#synced
+  }
+
+  /** Resolves when the channel is synced (immediately if it is). */
+  whenSynced(): Promise<void> {
+    if (this.#synced) return Promise.resolve()
+    return new Promise((resolve) => this.#waiters.push(resolve))
+  }
+
+  /** The socket is open: start syncing over it. */
+  attach(send: (frame: Uint8Array) => void): void {
+    this.#send = send
+    this.#synced = false
+    const encoder = startFrame(this.name, MessageType.sync)
+    syncProtocol.writeSyncStep1(encoder, this.doc)
+    send(encoding.toUint8Array(encoder))
+    const aw = this.awareness
+    if (aw && aw.getLocalState() !== null) {
+      send(encodeAwarenessFrame(this.name, awarenessProtocol.encodeAwarenessUpdate(aw, [aw.clientID])))
+    }
+  }
+
+  /** The socket closed. Remote awareness states are dropped (their typing ends). */
+  detach(): void {
+    this.#send = null
+    this.#synced = false
+    const aw = this.awareness
+    if (aw) {
+      const others = [...aw.getStates().keys()].filter((id) => id !== aw.clientID)
+      awarenessProtocol.removeAwarenessStates(aw, others, REMOTE_ORIGIN)
+    }
+  }
+
+  /** Handles one message for this document. */
+  receive(type: number, decoder: decoding.Decoder): void {
+    switch (type) {
+      case MessageType.sync: {
+        const encoder = startFrame(this.name, MessageType.sync)
+        const header = encoding.length(encoder)
+        const kind = syncProtocol.readSyncMessage(decoder, encoder, this.doc, REMOTE_ORIGIN)
+        if (encoding.length(encoder) > header && this.#send) this.#send(encoding.toUint8Array(encoder))
+        if (kind === syncProtocol.messageYjsSyncStep2 && !this.#synced) {
+          this.#synced = true
+          const waiters = this.#waiters
+          this.#waiters = []
+          for (const w of waiters) w()
+          this.#events.synced()
+        }
+        break
+      }
+      case MessageType.awareness: {
+        if (this.awareness) {
+          awarenessProtocol.applyAwarenessUpdate(this.awareness, decoding.readVarUint8Array(decoder), REMOTE_ORIGIN)
+        }
+        break
+      }
+      case MessageType.auth: {
+        decoding.readVarUint(decoder)
+        this.#events.denied(decoding.readVarString(decoder))
+        break
+      }
+      case MessageType.queryAwareness: {
+        const aw = this.awareness
+        if (aw && this.#send) {
+          this.#send(
+            encodeAwarenessFrame(this.name, awarenessProtocol.encodeAwarenessUpdate(aw, [...aw.getStates().keys()])),
+          )
+        }
+        break
+      }
+      default:
+        break
+    }
+  }
+
+  /** Stops listening to the document; sends an unsubscribe frame if connected. */
+  destroy(): void {
+    this.doc.off('update', this.#onUpdate)
+    this.awareness?.off('update', this.#onAwareness)
+    if (this.#send) this.#send(encoding.toUint8Array(startFrame(this.name, MessageType.unsubscribe)))
+    this.#send = null
+  }
+}

@@ -1,0 +1,65 @@
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+
+/**
+ * The wire format. Each frame carries one y-websocket message for one document:
+ *
+ *     frame   = varString(docName) message
+ *     message = varUint(type) payload        (y-websocket's message, byte for byte)
+ *
+ * so one socket multiplexes every document a client syncs. See docs/protocol.md.
+ */
+export const MessageType = {
+  /** y-protocols sync: step 1 (state vector), step 2 (missing updates), update. */
+  sync: 0,
+  /** y-protocols awareness update. */
+  awareness: 1,
+  /** y-protocols auth: `varUint(0) varString(reason)` = permission denied for this document. */
+  auth: 2,
+  /** Ask the peer to send its awareness states. */
+  queryAwareness: 3,
+  /** Client → relay: stop syncing this document on this socket. */
+  unsubscribe: 100,
+} as const
+
+/** Starts a frame for `docName` with message `type`; the caller writes the payload. */
+export const startFrame = (docName: string, type: number): encoding.Encoder => {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarString(encoder, docName)
+  encoding.writeVarUint(encoder, type)
+  return encoder
+}
+
+/** A decoded frame header; `decoder` is positioned at the payload. */
+export interface FrameHeader {
+  docName: string
+  type: number
+  decoder: decoding.Decoder
+}
+
+/** Reads a frame's header. Throws on truncated or malformed input. */
+export const readFrame = (data: Uint8Array): FrameHeader => {
+  const decoder = decoding.createDecoder(data)
+  const docName = decoding.readVarString(decoder)
+  const type = decoding.readVarUint(decoder)
+  return { docName, type, decoder }
+}
+
+/** A permission-denied frame for `docName`. */
+export const encodeDenied = (docName: string, reason: string): Uint8Array => {
+  const encoder = startFrame(docName, MessageType.auth)
+  encoding.writeVarUint(encoder, 0)
+  encoding.writeVarString(encoder, reason)
+  return encoding.toUint8Array(encoder)
+}
+
+/** An awareness frame. */
+export const encodeAwarenessFrame = (docName: string, update: Uint8Array): Uint8Array => {
+  const encoder = startFrame(docName, MessageType.awareness)
+  encoding.writeVarUint8Array(encoder, update)
+  return encoding.toUint8Array(encoder)
+}
+
+/** Whether the encoder holds more than the frame header (a sync reply that says something). */
+export const hasPayload = (encoder: encoding.Encoder, headerLength: number): boolean =>
+  encoding.length(encoder) > headerLength

@@ -1,0 +1,167 @@
+import type * as awarenessProtocol from 'y-protocols/awareness'
+import type * as Y from 'yjs'
+import { Emitter } from '../events.js'
+import { DocChannel } from './channel.js'
+import { readFrame } from './protocol.js'
+import { CloseCode, type Transport, type TransportSocket } from './transport.js'
+
+/** The client's link to the relay, as Twilio names it. */
+export type ConnectionState = 'connecting' | 'connected' | 'disconnecting' | 'disconnected' | 'denied'
+
+interface SyncClientEvents {
+  connectionStateChanged(state: ConnectionState): void
+  docDenied(docName: string, reason: string): void
+  closedByRelay(code: number, reason: string): void
+  // biome-ignore lint/suspicious/noExplicitAny: index signature required by EventMap
+  [key: string]: (...args: any[]) => void
+}
+
+/** Reconnect backoff: base doubling up to max, with full jitter. */
+export interface BackoffOptions {
+  baseMs: number
+  maxMs: number
+  random: () => number
+}
+
+/**
+ * One socket for every document (multiplexed frames), reconnecting with backoff and jitter. Final
+ * close codes (4400–4499) stop reconnection and set the state to `denied`.
+ */
+export class SyncClient extends Emitter<SyncClientEvents> {
+  readonly #transport: Transport
+  readonly #channels = new Map<string, DocChannel>()
+  readonly #backoff: BackoffOptions
+  #socket: TransportSocket | null = null
+  #open = false
+  #state: ConnectionState = 'disconnected'
+  #attempt = 0
+  #timer: ReturnType<typeof setTimeout> | null = null
+  #stopped = false
+  #offReachable: (() => void) | null = null
+
+  constructor(transport: Transport, backoff: Partial<BackoffOptions> = {}) {
+    super()
+    this.#transport = transport
+    this.#backoff = { baseMs: 250, maxMs: 10_000, random: Math.random, ...backoff }
+    this.#offReachable =
+      transport.onReachable?.(() => {
+        if (!this.#stopped && this.#socket === null && this.#state !== 'denied') this.#connectNow()
+      }) ?? null
+  }
+
+  get state(): ConnectionState {
+    return this.#state
+  }
+
+  /** Starts connecting (idempotent). */
+  start(): void {
+    if (this.#stopped || this.#socket) return
+    this.#connectNow()
+  }
+
+  /** Adds a document to sync. */
+  add(name: string, doc: Y.Doc, awareness: awarenessProtocol.Awareness | null): DocChannel {
+    const existing = this.#channels.get(name)
+    if (existing) return existing
+    const channel = new DocChannel(name, doc, awareness, {
+      synced: () => {},
+      denied: (reason) => this.emit('docDenied', name, reason),
+    })
+    this.#channels.set(name, channel)
+    if (this.#open && this.#socket) {
+      const socket = this.#socket
+      channel.attach((frame) => socket.send(frame))
+    }
+    return channel
+  }
+
+  /** Stops syncing a document. */
+  remove(name: string): void {
+    const channel = this.#channels.get(name)
+    if (!channel) return
+    this.#channels.delete(name)
+    channel.destroy()
+  }
+
+  channel(name: string): DocChannel | undefined {
+    return this.#channels.get(name)
+  }
+
+  /** Closes the socket for good. */
+  stop(): void {
+    this.#stopped = true
+    this.#offReachable?.()
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
+    const socket = this.#socket
+    this.#socket = null
+    if (socket) {
+      this.#setState('disconnecting')
+      socket.close(CloseCode.normal, 'client shutdown')
+    }
+    for (const ch of this.#channels.values()) ch.detach()
+    this.#setState('disconnected')
+  }
+
+  #setState(state: ConnectionState): void {
+    if (state === this.#state) return
+    this.#state = state
+    this.emit('connectionStateChanged', state)
+  }
+
+  #connectNow(): void {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
+    this.#setState('connecting')
+    let socket: TransportSocket | null = null
+    let closed = false
+    const events = {
+      onOpen: () => {
+        if (closed || this.#stopped) return
+        this.#open = true
+        this.#attempt = 0
+        this.#setState('connected')
+        const s = socket
+        if (!s) return
+        for (const ch of this.#channels.values()) ch.attach((frame) => s.send(frame))
+      },
+      onMessage: (data: Uint8Array) => {
+        if (closed) return
+        let frame: ReturnType<typeof readFrame>
+        try {
+          frame = readFrame(data)
+        } catch {
+          return
+        }
+        this.#channels.get(frame.docName)?.receive(frame.type, frame.decoder)
+      },
+      onClose: (code: number, reason: string) => {
+        if (closed) return
+        closed = true
+        this.#open = false
+        if (this.#socket === socket || socket === null) this.#socket = null
+        for (const ch of this.#channels.values()) ch.detach()
+        if (this.#stopped) return
+        if (code >= 4400 && code <= 4499) {
+          this.emit('closedByRelay', code, reason)
+          this.#setState('denied')
+          return
+        }
+        this.#setState('disconnected')
+        this.#scheduleReconnect()
+      },
+    }
+    socket = this.#transport.connect(events)
+    if (!closed) this.#socket = socket
+  }
+
+  #scheduleReconnect(): void {
+    const { baseMs, maxMs, random } = this.#backoff
+    const delay = Math.min(maxMs, baseMs * 2 ** this.#attempt) * random()
+    this.#attempt++
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      if (!this.#stopped && !this.#socket) this.#connectNow()
+    }, delay)
+  }
+}
