@@ -3,11 +3,11 @@ import * as encoding from 'lib0/encoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
-import { ConversationDocument } from '../src/schema/layout.js'
-import { Sequencer } from '../src/schema/sequencer.js'
-import type { StorageAdapter } from '../src/storage/adapter.js'
-import { encodeAwarenessFrame, encodeDenied, MessageType, readFrame, startFrame } from '../src/sync/protocol.js'
-import { CloseCode } from '../src/sync/transport.js'
+import { ConversationDocument } from '../src/schema/layout.ts'
+import { Sequencer } from '../src/schema/sequencer.ts'
+import type { StorageAdapter } from '../src/storage/adapter.ts'
+import { encodeAwarenessFrame, encodeDenied, MessageType, readFrame, startFrame } from '../src/sync/protocol.ts'
+import { CloseCode } from '../src/sync/transport.ts'
 import {
   type InboxLastMessage,
   inboxEntryFor,
@@ -15,7 +15,8 @@ import {
   lastMessageOf,
   putInboxEntry,
   removeInboxEntry,
-} from './inbox.js'
+} from './inbox.ts'
+import type { RelayMetrics } from './metrics.ts'
 
 /** Where the core sends frames for one connection. */
 export interface CoreSocket {
@@ -34,6 +35,10 @@ export interface RelayCoreOptions {
   compactEvery?: number
   /** Called with errors that have nowhere else to go (storage failures). */
   onError?: (error: unknown) => void
+  /** Documents one connection may sync at once; beyond it the connection is closed with 4429. Default 5,000. */
+  maxDocumentsPerConnection?: number
+  /** Counters for `/metrics`. */
+  metrics?: RelayMetrics
 }
 
 type DocKind = 'conv' | 'inbox' | 'user'
@@ -79,6 +84,9 @@ export class RelayCore {
   readonly #onError: (error: unknown) => void
   readonly #docs = new Map<string, Promise<LoadedDoc>>()
   readonly #connections = new Set<CoreConnection>()
+  readonly #online = new Map<string, number>()
+  readonly #maxDocs: number
+  readonly metrics: RelayMetrics | null
   #closed = false
 
   constructor(options: RelayCoreOptions) {
@@ -87,13 +95,35 @@ export class RelayCore {
     this.#idleUnloadMs = options.idleUnloadMs ?? 30_000
     this.#compactEvery = options.compactEvery ?? 500
     this.#onError = options.onError ?? (() => {})
+    this.#maxDocs = options.maxDocumentsPerConnection ?? 5000
+    this.metrics = options.metrics ?? null
   }
 
   /** Accepts an authenticated connection for `identity`. */
   connect(identity: string, socket: CoreSocket): CoreConnection {
     const conn = new CoreConnection(this, identity, socket)
     this.#connections.add(conn)
+    const n = (this.#online.get(identity) ?? 0) + 1
+    this.#online.set(identity, n)
+    if (n === 1) this.#setPresence(identity, true)
     return conn
+  }
+
+  /** Open connections of `identity`. */
+  connectionsOf(identity: string): number {
+    return this.#online.get(identity) ?? 0
+  }
+
+  /** Publishes whether `identity` is connected, as awareness on their user document. */
+  #setPresence(identity: string, online: boolean): void {
+    const p = this._load(`user/${identity}`)
+    if (!p) return
+    p.then((d) => {
+      if (!d.awareness || d.doc.isDestroyed) return
+      if ((this.#online.get(identity) ?? 0) > 0 !== online) return
+      d.awareness.setLocalState(online ? { online: true } : null)
+      if (!online && d.subscribers.size === 0) this.#scheduleUnload(d)
+    }).catch(this.#onError)
   }
 
   /** Number of documents in memory. */
@@ -126,8 +156,18 @@ export class RelayCore {
 
   /** @internal */
   _dropConnection(conn: CoreConnection): void {
-    this.#connections.delete(conn)
-    for (const d of conn.docs) this._unsubscribe(conn, d)
+    if (!this.#connections.delete(conn)) return
+    for (const d of [...conn.docs]) this._unsubscribe(conn, d)
+    const n = (this.#online.get(conn.identity) ?? 1) - 1
+    if (n <= 0) {
+      this.#online.delete(conn.identity)
+      if (!this.#closed) this.#setPresence(conn.identity, false)
+    } else this.#online.set(conn.identity, n)
+  }
+
+  /** @internal */
+  get _maxDocs(): number {
+    return this.#maxDocs
   }
 
   /** @internal Loads (or returns the loaded) document `name`, or null for a name no one may use. */
@@ -186,7 +226,7 @@ export class RelayCore {
   }
 
   #scheduleUnload(d: LoadedDoc): void {
-    if (d.idleTimer || this.#closed) return
+    if (d.idleTimer || this.#closed || (d.kind === 'user' && this.connectionsOf(d.key) > 0)) return
     d.idleTimer = setTimeout(() => {
       d.idleTimer = null
       if (d.subscribers.size > 0) return
@@ -219,7 +259,7 @@ export class RelayCore {
       key,
       doc,
       conv,
-      awareness: kind === 'conv' ? new awarenessProtocol.Awareness(doc) : null,
+      awareness: kind === 'conv' || kind === 'user' ? new awarenessProtocol.Awareness(doc) : null,
       sequencer: null,
       subscribers: new Map(),
       chain: Promise.resolve(),
@@ -252,6 +292,7 @@ export class RelayCore {
       })
       conv.meta.observe(() => this.#refreshMembers(d))
       conv.stamps.observe((event) => {
+        if (this.metrics) this.metrics.messagesSequenced += event.keysChanged.size
         for (const key of event.keysChanged) {
           const stamp = conv.stamps.get(key)
           const m = conv.messages.get(key)
@@ -323,7 +364,9 @@ export class RelayCore {
     d.kicks.clear()
     d.chain = d.chain
       .then(async () => {
+        const started = performance.now()
         await this.#storage.append(d.name, update)
+        this.metrics?.observeStore((performance.now() - started) / 1000)
         d.logLength++
         const encoder = startFrame(d.name, MessageType.sync)
         syncProtocol.writeUpdate(encoder, update)
@@ -411,7 +454,13 @@ export class CoreConnection {
     }
     if (!d.subscribers.has(this)) {
       if (!this.#core._mayRead(this.identity, d)) {
+        this.#core.metrics?.reject('not_participant')
         this.send(encodeDenied(docName, 'not a participant'))
+        return
+      }
+      if (this.docs.size >= this.#core._maxDocs) {
+        this.#core.metrics?.reject('documents_per_connection')
+        this.close(CloseCode.limitExceeded, 'too many documents on one connection')
         return
       }
       this.#core._subscribe(this, d)

@@ -1,6 +1,6 @@
 import * as Y from 'yjs'
-import { plaintextOf } from '../src/schema/content.js'
-import type { ConversationDocument } from '../src/schema/layout.js'
+import { plaintextOf } from '../src/schema/content.ts'
+import type { ConversationDocument } from '../src/schema/layout.ts'
 
 /** Transaction origin of the relay's inbox writes. */
 export const INBOX_ORIGIN = Symbol('colloquy.inbox')

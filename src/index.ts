@@ -8,7 +8,7 @@ export {
   type ClientOptions,
   type CreateConversationOptions,
   type FeedQuery,
-} from './client/client.js'
+} from './client/client.ts'
 export {
   type AddParticipantOptions,
   Conversation,
@@ -18,7 +18,7 @@ export {
   type ConversationStatus,
   type ConversationUpdateReason,
   type SendMessageInput,
-} from './client/conversation.js'
+} from './client/conversation.ts'
 export {
   type AggregatedDeliveryReceipt,
   type DeliveryStatus,
@@ -26,13 +26,13 @@ export {
   type MessageEvents,
   type MessageUpdateReason,
   type ReactionSummary,
-} from './client/message.js'
-export { Paginator } from './client/paginator.js'
+} from './client/message.ts'
+export { Paginator } from './client/paginator.ts'
 export {
   Participant,
   type ParticipantEvents,
   type ParticipantUpdateReason,
-} from './client/participant.js'
+} from './client/participant.ts'
 export {
   type ConversationListSubscription,
   type ConversationSnapshot,
@@ -42,16 +42,16 @@ export {
   type ParticipantSnapshot,
   type SubscriptionState,
   type TypingSnapshot,
-} from './client/subscriptions.js'
-export { User, type UserEvents, type UserUpdateReason } from './client/user.js'
-export { ColloquyError, type ErrorCode } from './errors.js'
-export type { ConversationSid, MessageSid, ParticipantSid } from './ids.js'
-export type { ContentBlock, FileBlock, FileSubtype, LocationBlock, TextBlock } from './schema/content.js'
-export type { JsonObject, JsonValue } from './schema/json.js'
-export type { Access, ConversationStateName, ParticipantType, Role } from './schema/layout.js'
-export { DEFAULT_PAGE_SIZE, DEFAULT_TYPING_TIMEOUT, LIMITS } from './schema/limits.js'
-export type { NotificationLevel } from './schema/validate.js'
-export type { StorageAdapter } from './storage/adapter.js'
-export { createMemoryStorage, MemoryStorage } from './storage/memory.js'
-export type { ConnectionState } from './sync/sync-client.js'
-export { CloseCode, type Transport, type TransportEvents, type TransportSocket } from './sync/transport.js'
+} from './client/subscriptions.ts'
+export { User, type UserEvents, type UserUpdateReason } from './client/user.ts'
+export { ColloquyError, type ErrorCode } from './errors.ts'
+export type { ConversationSid, MessageSid, ParticipantSid } from './ids.ts'
+export type { ContentBlock, FileBlock, FileSubtype, LocationBlock, TextBlock } from './schema/content.ts'
+export type { JsonObject, JsonValue } from './schema/json.ts'
+export type { Access, ConversationStateName, ParticipantType, Role } from './schema/layout.ts'
+export { DEFAULT_PAGE_SIZE, DEFAULT_TYPING_TIMEOUT, LIMITS } from './schema/limits.ts'
+export type { NotificationLevel } from './schema/validate.ts'
+export type { StorageAdapter } from './storage/adapter.ts'
+export { createMemoryStorage, MemoryStorage } from './storage/memory.ts'
+export type { ConnectionState } from './sync/sync-client.ts'
+export { CloseCode, type Transport, type TransportEvents, type TransportSocket } from './sync/transport.ts'

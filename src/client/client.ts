@@ -1,12 +1,13 @@
+import { Awareness } from 'y-protocols/awareness'
 import * as Y from 'yjs'
-import { ColloquyError, invalidArgument, notFound } from '../errors.js'
-import { Emitter } from '../events.js'
-import { type ConversationSid, newConversationSid } from '../ids.js'
-import { LOCAL_ORIGIN } from '../origins.js'
-import { checkAttributes, type JsonObject } from '../schema/json.js'
-import { ConversationDocument, type ConversationStateName, docNames } from '../schema/layout.js'
-import { DEFAULT_TYPING_TIMEOUT, LIMITS } from '../schema/limits.js'
-import { Sequencer } from '../schema/sequencer.js'
+import { ColloquyError, invalidArgument, notFound } from '../errors.ts'
+import { Emitter } from '../events.ts'
+import { type ConversationSid, newConversationSid } from '../ids.ts'
+import { LOCAL_ORIGIN } from '../origins.ts'
+import { checkAttributes, type JsonObject } from '../schema/json.ts'
+import { ConversationDocument, type ConversationStateName, docNames } from '../schema/layout.ts'
+import { DEFAULT_TYPING_TIMEOUT, LIMITS } from '../schema/limits.ts'
+import { Sequencer } from '../schema/sequencer.ts'
 import {
   checkCount,
   checkIdentity,
@@ -16,30 +17,42 @@ import {
   checkUrl,
   checkWelcomeMessages,
   STATES,
-} from '../schema/validate.js'
-import type { StorageAdapter } from '../storage/adapter.js'
-import { MemoryStorage } from '../storage/memory.js'
-import { DocPersistence } from '../storage/persistence.js'
-import { type BackoffOptions, type ConnectionState, SyncClient } from '../sync/sync-client.js'
-import type { Transport } from '../sync/transport.js'
-import { Conversation, type ConversationEvents } from './conversation.js'
-import type { Message, MessageUpdateReason } from './message.js'
-import { type Paginator, pageByPosition } from './paginator.js'
-import type { Participant, ParticipantUpdateReason } from './participant.js'
+} from '../schema/validate.ts'
+import type { StorageAdapter } from '../storage/adapter.ts'
+import { MemoryStorage } from '../storage/memory.ts'
+import { DocPersistence } from '../storage/persistence.ts'
+import { encodeRefreshToken } from '../sync/protocol.ts'
+import { type BackoffOptions, type ConnectionState, SyncClient } from '../sync/sync-client.ts'
+import { readClaims, TokenManager, type TokenSource } from '../sync/token.ts'
+import { CloseCode, type Transport } from '../sync/transport.ts'
+import { createWebSocketTransport, type WebSocketConstructor } from '../sync/websocket.ts'
+import { Conversation, type ConversationEvents } from './conversation.ts'
+import type { Message, MessageUpdateReason } from './message.ts'
+import { type Paginator, pageByPosition } from './paginator.ts'
+import type { Participant, ParticipantUpdateReason } from './participant.ts'
 import {
   type ConversationListSubscription,
   type ConversationSnapshot,
   subscribeConversationList,
-} from './subscriptions.js'
-import { User, type UserUpdateReason } from './user.js'
+} from './subscriptions.ts'
+import { User, type UserUpdateReason } from './user.ts'
 
 /** Options of `Client.create`. */
 export interface ClientOptions {
   /**
-   * Who I am. With a relay, the identity comes from the signed token and this must match it;
-   * without one (local-only apps, tests) it is taken as given.
+   * Who I am. With a relay, the identity comes from the signed token (this may be omitted, and
+   * must match it if given); without one (local-only apps, tests) it is taken as given.
    */
-  identity: string
+  identity?: string
+  /** The relay's WebSocket URL, e.g. `wss://chat.example.com`. Needs `token`. */
+  relayUrl?: string
+  /**
+   * A JWT signed by your backend, or a function that fetches a fresh one. With a function the
+   * client refreshes the token before it expires; otherwise call `updateToken`.
+   */
+  token?: TokenSource
+  /** WebSocket implementation for `relayUrl` (default: the global `WebSocket`). */
+  WebSocket?: WebSocketConstructor
   /** Where documents are kept on this device. Default: memory (nothing survives a restart). */
   storage?: StorageAdapter
   /**
@@ -85,6 +98,12 @@ export interface ClientEvents {
   typingEnded(participant: Participant): void
   userUpdated(payload: { user: User; updateReasons: UserUpdateReason[] }): void
   connectionStateChanged(state: ConnectionState): void
+  /** The token expires within a minute (or 10% of its lifetime): call `updateToken` unless you gave a token function. */
+  tokenAboutToExpire(): void
+  /** The token expired (or the relay said so) and no fresh one is in place. */
+  tokenExpired(): void
+  /** The relay refused the connection for good (bad token, a limit, a refused update). */
+  connectionError(payload: { terminal: boolean; code: number; message: string }): void
   /** Errors with nowhere else to go (a failed background write). */
   error(error: unknown): void
   // biome-ignore lint/suspicious/noExplicitAny: index signature required by EventMap
@@ -145,6 +164,8 @@ export class Client extends Emitter<ClientEvents> {
   readonly #users = new Map<string, Promise<User>>()
   readonly #local: Y.Doc
   readonly #inbox: Y.Doc
+  #tokens: TokenManager | null = null
+  readonly #presence: Awareness[] = []
   #uniqueNames: Map<string, string> | null = null
   #shutdown = false
 
@@ -163,12 +184,13 @@ export class Client extends Emitter<ClientEvents> {
     this.#typingTimeout = options.typingTimeout ?? DEFAULT_TYPING_TIMEOUT
     this.#local = docs.local
     this.#inbox = docs.inbox
-    this.user = this.#newUser(identity, docs.me)
-    this.#users.set(identity, Promise.resolve(this.user))
     this.#sync = options.transport ? new SyncClient(options.transport, options.backoff) : null
+    this.user = this.#newUser(identity, docs.me, this.#presenceFor(docs.me))
+    this.#users.set(identity, Promise.resolve(this.user))
     if (this.#sync) {
       this.#sync.on('connectionStateChanged', (state) => this.emit('connectionStateChanged', state))
       this.#sync.on('docDenied', (name, reason) => this.#denied(name, reason))
+      this.#sync.on('closedByRelay', (code, reason) => this.#closedByRelay(code, reason))
     }
   }
 
@@ -178,7 +200,20 @@ export class Client extends Emitter<ClientEvents> {
    */
   static async create(options: ClientOptions): Promise<Client> {
     if (typeof options !== 'object' || options === null) throw invalidArgument('options must be an object')
-    const identity = checkIdentity(options.identity)
+    let transport = options.transport
+    let firstToken: string | null = null
+    let identity: string
+    if (options.relayUrl !== undefined) {
+      if (typeof options.relayUrl !== 'string' || !/^wss?:\/\//.test(options.relayUrl))
+        throw invalidArgument('relayUrl must be a ws:// or wss:// URL')
+      if (options.token === undefined) throw invalidArgument('a relay needs a token')
+      firstToken = await TokenManager.first(options.token)
+      identity = checkIdentity(readClaims(firstToken).identity, 'token subject')
+      if (options.identity !== undefined && options.identity !== identity)
+        throw invalidArgument('identity does not match the token subject')
+    } else {
+      identity = checkIdentity(options.identity)
+    }
     if (options.typingTimeout !== undefined) checkCount(options.typingTimeout, 3_600_000, 'typingTimeout')
     const storage = options.storage ?? new MemoryStorage()
     const open = async (name: string): Promise<[Y.Doc, DocPersistence]> => {
@@ -188,7 +223,30 @@ export class Client extends Emitter<ClientEvents> {
     const [local, pLocal] = await open(docNames.local(identity))
     const [inbox, pInbox] = await open(docNames.inbox(identity))
     const [me, pMe] = await open(docNames.user(identity))
-    const client = new Client(identity, storage, options.storage === undefined, options, { local, inbox, me })
+    let client: Client | null = null
+    let tokens: TokenManager | null = null
+    if (firstToken !== null) {
+      tokens = new TokenManager(firstToken, options.token!, {
+        aboutToExpire: () => client?.emit('tokenAboutToExpire'),
+        expired: () => client?.emit('tokenExpired'),
+        refreshed: (token) => client?._sendControl(encodeRefreshToken(token)),
+        error: (error) => client?.emit('error', error),
+      })
+      const manager = tokens
+      transport = createWebSocketTransport({
+        url: options.relayUrl!,
+        token: () => manager.token,
+        WebSocket: options.WebSocket,
+      })
+    }
+    client = new Client(
+      identity,
+      storage,
+      options.storage === undefined,
+      { ...options, transport },
+      { local, inbox, me },
+    )
+    client.#tokens = tokens
     client.#persistence.set(local, pLocal)
     client.#persistence.set(inbox, pInbox)
     client.#persistence.set(me, pMe)
@@ -201,10 +259,23 @@ export class Client extends Emitter<ClientEvents> {
     })
     if (client.#sync) {
       client.#sync.add(docNames.inbox(identity), inbox, null)
-      client.#sync.add(docNames.user(identity), me, null)
+      client.#sync.add(docNames.user(identity), me, client.user._awareness)
       client.#sync.start()
     }
     return client
+  }
+
+  /** @internal */
+  _sendControl(frame: Uint8Array): void {
+    this.#sync?.send(frame)
+  }
+
+  /** Installs a fresh token (same identity) on the live connection and for reconnects. */
+  async updateToken(token: string): Promise<void> {
+    this.#assertOpen()
+    if (!this.#tokens) throw invalidArgument('this client has no relay token')
+    this.#tokens.update(token)
+    if (this.#sync && this.#sync.state === 'disconnected') this.#sync.resume()
   }
 
   /** My identity. */
@@ -317,8 +388,9 @@ export class Client extends Emitter<ClientEvents> {
         const doc = new Y.Doc()
         const persistence = await DocPersistence.open(doc, docNames.user(who), this.#storage)
         this.#persistence.set(doc, persistence)
-        this.#sync?.add(docNames.user(who), doc, null)
-        return this.#newUser(who, doc)
+        const awareness = this.#presenceFor(doc)
+        this.#sync?.add(docNames.user(who), doc, awareness)
+        return this.#newUser(who, doc, awareness)
       })()
       this.#users.set(who, p)
     }
@@ -402,6 +474,8 @@ export class Client extends Emitter<ClientEvents> {
     if (this.#shutdown) return
     this.#shutdown = true
     this.#sync?.stop()
+    this.#tokens?.stop()
+    for (const aw of this.#presence) aw.destroy()
     for (const t of this.#conversations.values()) {
       for (const off of t.offs) off()
       t.sequencer?.destroy()
@@ -442,13 +516,41 @@ export class Client extends Emitter<ClientEvents> {
     await p.flush()
   }
 
-  #newUser(identity: string, doc: Y.Doc): User {
-    const user = new User(identity, doc, {
-      identity: this.#identity,
-      now: () => this.#now(),
-      persist: (d) => this.#persist(d),
-      isOnline: () => null,
-    })
+  /** Presence rides on awareness of the user's document; the client itself publishes nothing there. */
+  #presenceFor(doc: Y.Doc): Awareness | null {
+    if (!this.#sync) return null
+    const awareness = new Awareness(doc)
+    awareness.setLocalState(null)
+    this.#presence.push(awareness)
+    return awareness
+  }
+
+  #closedByRelay(code: number, reason: string): void {
+    if (code === CloseCode.tokenExpired) {
+      this.emit('tokenExpired')
+      const tokens = this.#tokens
+      if (tokens) {
+        void tokens.refresh().then((ok) => {
+          if (ok && !this.#shutdown) this.#sync?.resume()
+        })
+      }
+      return
+    }
+    this.emit('connectionError', { terminal: true, code, message: reason })
+  }
+
+  #newUser(identity: string, doc: Y.Doc, awareness: Awareness | null): User {
+    const user = new User(
+      identity,
+      doc,
+      {
+        identity: this.#identity,
+        now: () => this.#now(),
+        persist: (d) => this.#persist(d),
+        connected: () => this.connectionState === 'connected',
+      },
+      awareness,
+    )
     user.on('updated', (payload) => this.emit('userUpdated', payload))
     return user
   }

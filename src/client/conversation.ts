@@ -1,11 +1,11 @@
 import { Awareness } from 'y-protocols/awareness'
 import * as Y from 'yjs'
-import { ColloquyError, forbidden, invalidArgument, notFound } from '../errors.js'
-import { Emitter } from '../events.js'
-import { type ConversationSid, newMessageSid, participantSidFor } from '../ids.js'
-import { LOCAL_ORIGIN } from '../origins.js'
-import { type ContentBlock, checkContent } from '../schema/content.js'
-import { applyPatch, checkAttributes, type JsonObject } from '../schema/json.js'
+import { ColloquyError, forbidden, invalidArgument, notFound } from '../errors.ts'
+import { Emitter } from '../events.ts'
+import { type ConversationSid, newMessageSid, participantSidFor } from '../ids.ts'
+import { LOCAL_ORIGIN } from '../origins.ts'
+import { type ContentBlock, checkContent } from '../schema/content.ts'
+import { applyPatch, checkAttributes, type JsonObject } from '../schema/json.ts'
 import {
   type Access,
   ConversationDocument,
@@ -19,11 +19,11 @@ import {
   prefKey,
   type Role,
   reactionKey,
-} from '../schema/layout.js'
-import { DEFAULT_PAGE_SIZE, LIMITS } from '../schema/limits.js'
-import { MessageLog } from '../schema/message-log.js'
-import { can, canManageParticipant, effectiveRole } from '../schema/permissions.js'
-import { advanceHorizon, allHorizons, type ReadHorizon, setHorizon } from '../schema/reads.js'
+} from '../schema/layout.ts'
+import { DEFAULT_PAGE_SIZE, LIMITS } from '../schema/limits.ts'
+import { MessageLog } from '../schema/message-log.ts'
+import { can, canManageParticipant, effectiveRole } from '../schema/permissions.ts'
+import { advanceHorizon, allHorizons, type ReadHorizon, setHorizon } from '../schema/reads.ts'
 import {
   ACCESS,
   checkEmoji,
@@ -39,10 +39,10 @@ import {
   type NotificationLevel,
   ROLES,
   STATES,
-} from '../schema/validate.js'
-import { Message, type MessageUpdateReason, type ReactionSummary } from './message.js'
-import { Paginator } from './paginator.js'
-import { Participant, type ParticipantUpdateReason } from './participant.js'
+} from '../schema/validate.ts'
+import { Message, type MessageUpdateReason, type ReactionSummary } from './message.ts'
+import { Paginator } from './paginator.ts'
+import { Participant, type ParticipantUpdateReason } from './participant.ts'
 import {
   type ConversationSnapshot,
   type ListSubscription,
@@ -54,9 +54,9 @@ import {
   subscribeParticipantWindow,
   subscribeTypingState,
   type TypingSnapshot,
-} from './subscriptions.js'
-import { TypingTracker } from './typing.js'
-import type { User } from './user.js'
+} from './subscriptions.ts'
+import { TypingTracker } from './typing.ts'
+import type { User } from './user.ts'
 
 /** My relation to a conversation (Twilio's `status`). */
 export type ConversationStatus = 'joined' | 'notParticipating'
@@ -1197,8 +1197,9 @@ export class Conversation extends Emitter<ConversationEvents> {
     this.#visible = visible
     this.#joined = joined
     if (wasJoined !== joined) this.#updated(new Set(['status']))
-    this.#host.visibilityChanged(this)
+    // Before telling the client: a conversation I no longer see is destroyed there (listeners cleared).
     if (wasVisible && !visible) this.emit('removed', this)
+    this.#host.visibilityChanged(this)
     void wasJoined
   }
 }

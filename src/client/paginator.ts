@@ -1,4 +1,4 @@
-import { ColloquyError } from '../errors.js'
+import { ColloquyError } from '../errors.ts'
 
 /**
  * One page of a list, Twilio style: `items` ascending, and the neighbouring pages as new

@@ -1,9 +1,9 @@
-import { Emitter } from '../events.js'
-import type { ParticipantSid } from '../ids.js'
-import type { JsonObject } from '../schema/json.js'
-import type { Access, ParticipantRecord, ParticipantType, Role } from '../schema/layout.js'
-import type { Conversation } from './conversation.js'
-import type { User } from './user.js'
+import { Emitter } from '../events.ts'
+import type { ParticipantSid } from '../ids.ts'
+import type { JsonObject } from '../schema/json.ts'
+import type { Access, ParticipantRecord, ParticipantType, Role } from '../schema/layout.ts'
+import type { Conversation } from './conversation.ts'
+import type { User } from './user.ts'
 
 /** Why a participant changed. */
 export type ParticipantUpdateReason =

@@ -1,11 +1,11 @@
-import { ColloquyError } from '../errors.js'
-import type { ContentBlock } from '../schema/content.js'
-import { type JsonObject, jsonEqual } from '../schema/json.js'
-import type { Access, ConversationStateName, ParticipantType, Role } from '../schema/layout.js'
-import { checkCount, type NotificationLevel } from '../schema/validate.js'
-import type { Conversation, ConversationStatus } from './conversation.js'
-import type { DeliveryStatus, Message, ReactionSummary } from './message.js'
-import type { Participant } from './participant.js'
+import { ColloquyError } from '../errors.ts'
+import type { ContentBlock } from '../schema/content.ts'
+import { type JsonObject, jsonEqual } from '../schema/json.ts'
+import type { Access, ConversationStateName, ParticipantType, Role } from '../schema/layout.ts'
+import { checkCount, type NotificationLevel } from '../schema/validate.ts'
+import type { Conversation, ConversationStatus } from './conversation.ts'
+import type { DeliveryStatus, Message, ReactionSummary } from './message.ts'
+import type { Participant } from './participant.ts'
 
 /** A message, frozen. */
 export interface MessageSnapshot {

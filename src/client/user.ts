@@ -1,8 +1,9 @@
+import type { Awareness } from 'y-protocols/awareness'
 import * as Y from 'yjs'
-import { forbidden } from '../errors.js'
-import { Emitter } from '../events.js'
-import { LOCAL_ORIGIN } from '../origins.js'
-import { checkAttributes, checkOptionalName, checkUrl, type JsonObject, LIMITS } from '../schema/index.js'
+import { forbidden } from '../errors.ts'
+import { Emitter } from '../events.ts'
+import { LOCAL_ORIGIN } from '../origins.ts'
+import { checkAttributes, checkOptionalName, checkUrl, type JsonObject, LIMITS } from '../schema/index.ts'
 
 /** Why a user changed (Twilio's `updateReasons`). */
 export type UserUpdateReason = 'friendlyName' | 'attributes' | 'photoUrl' | 'reachabilityOnline'
@@ -19,7 +20,8 @@ export interface UserHost {
   readonly identity: string
   now(): number
   persist(doc: Y.Doc): Promise<void>
-  isOnline(identity: string): boolean | null
+  /** Whether the client is connected to a relay (presence is unknown otherwise). */
+  connected(): boolean
 }
 
 /** The profile map of a user document. */
@@ -33,13 +35,17 @@ export class User extends Emitter<UserEvents> {
   readonly identity: string
   readonly #doc: Y.Doc
   readonly #host: UserHost
+  /** @internal Presence: the relay publishes `{ online: true }` here while the user is connected. */
+  readonly _awareness: Awareness | null
 
   /** @internal */
-  constructor(identity: string, doc: Y.Doc, host: UserHost) {
+  constructor(identity: string, doc: Y.Doc, host: UserHost, awareness: Awareness | null) {
     super()
     this.identity = identity
     this.#doc = doc
     this.#host = host
+    this._awareness = awareness
+    awareness?.on('change', () => this._reachabilityChanged())
     profileOf(doc).observe((event) => {
       const reasons = [...event.keysChanged].filter((k): k is UserUpdateReason =>
         ['friendlyName', 'attributes', 'photoUrl'].includes(k),
@@ -65,7 +71,12 @@ export class User extends Emitter<UserEvents> {
 
   /** Whether the user is connected to the relay now; null when unknown (offline, or no relay). */
   get isOnline(): boolean | null {
-    return this.#host.isOnline(this.identity)
+    const aw = this._awareness
+    if (!aw || !this.#host.connected()) return null
+    for (const [clientID, state] of aw.getStates()) {
+      if (clientID !== aw.clientID && (state as { online?: unknown }).online === true) return true
+    }
+    return false
   }
 
   /** Whether this is the signed-in user. */

@@ -1,6 +1,6 @@
-import { invalidArgument } from '../errors.js'
-import { utf8Length } from './json.js'
-import { LIMITS } from './limits.js'
+import { invalidArgument } from '../errors.ts'
+import { utf8Length } from './json.ts'
+import { LIMITS } from './limits.ts'
 
 /** Plain text. */
 export interface TextBlock {

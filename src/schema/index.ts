@@ -1,6 +1,6 @@
-export { type ContentBlock, checkContent, plaintextOf } from './content.js'
-export { applyPatch, checkAttributes, cloneJson, type JsonObject, type JsonValue, jsonEqual } from './json.js'
-export { DEFAULT_PAGE_SIZE, DEFAULT_TYPING_TIMEOUT, LIMITS } from './limits.js'
+export { type ContentBlock, checkContent, plaintextOf } from './content.ts'
+export { applyPatch, checkAttributes, cloneJson, type JsonObject, type JsonValue, jsonEqual } from './json.ts'
+export { DEFAULT_PAGE_SIZE, DEFAULT_TYPING_TIMEOUT, LIMITS } from './limits.ts'
 export {
   checkCount,
   checkEmoji,
@@ -13,4 +13,4 @@ export {
   checkUniqueName,
   checkUrl,
   type NotificationLevel,
-} from './validate.js'
+} from './validate.ts'

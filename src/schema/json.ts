@@ -1,4 +1,4 @@
-import { invalidArgument } from '../errors.js'
+import { invalidArgument } from '../errors.ts'
 
 /** A JSON value, as stored in attributes and custom data. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }

@@ -1,6 +1,6 @@
 import type * as Y from 'yjs'
-import type { ContentBlock } from './content.js'
-import type { JsonObject } from './json.js'
+import type { ContentBlock } from './content.ts'
+import type { JsonObject } from './json.ts'
 
 /**
  * How a conversation is laid out in its Yjs document. Every root is a Y.Map of plain JSON values,

@@ -1,5 +1,5 @@
 import type * as Y from 'yjs'
-import type { ConversationDocument, MessageRecord, StampRecord } from './layout.js'
+import type { ConversationDocument, MessageRecord, StampRecord } from './layout.ts'
 
 /** Position of a message in the conversation's order. */
 export interface LogEntry {

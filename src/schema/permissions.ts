@@ -1,4 +1,4 @@
-import type { Access, ConversationDocument, ParticipantRecord, Role } from './layout.js'
+import type { Access, ConversationDocument, ParticipantRecord, Role } from './layout.ts'
 
 /**
  * Who may do what in a conversation. Pure functions over the document, shared by the client

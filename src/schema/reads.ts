@@ -1,4 +1,4 @@
-import type { ConversationDocument, ReadSlot } from './layout.js'
+import type { ConversationDocument, ReadSlot } from './layout.ts'
 
 /**
  * Read horizons. Each writer (Yjs clientID) of a person keeps its own slot, keyed

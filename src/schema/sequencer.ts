@@ -1,5 +1,5 @@
 import type * as Y from 'yjs'
-import { ConversationDocument, type MessageRecord, type StampRecord } from './layout.js'
+import { ConversationDocument, type MessageRecord, type StampRecord } from './layout.ts'
 
 /** Transaction origin of the sequencer's stamps. */
 export const SEQUENCER_ORIGIN = Symbol('colloquy.sequencer')

@@ -1,6 +1,6 @@
-import { ColloquyError, invalidArgument } from '../errors.js'
-import type { Access, ConversationStateName, Role } from './layout.js'
-import { LIMITS } from './limits.js'
+import { ColloquyError, invalidArgument } from '../errors.ts'
+import type { Access, ConversationStateName, Role } from './layout.ts'
+import { LIMITS } from './limits.ts'
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: identities must not contain control characters
 const CONTROL = /[\u0000-\u001f\u007f]/

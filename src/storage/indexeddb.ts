@@ -1,6 +1,6 @@
 import { createStores } from 'lib0/indexeddb'
-import { ColloquyError, closedError } from '../errors.js'
-import type { StorageAdapter } from './adapter.js'
+import { ColloquyError, closedError } from '../errors.ts'
+import type { StorageAdapter } from './adapter.ts'
 
 /** Options for {@link createIndexedDbStorage}. */
 export interface IndexedDbStorageOptions {

@@ -1,5 +1,5 @@
-import { ColloquyError, closedError } from '../errors.js'
-import type { StorageAdapter } from './adapter.js'
+import { ColloquyError, closedError } from '../errors.ts'
+import type { StorageAdapter } from './adapter.ts'
 
 /**
  * A storage adapter that keeps every log in process memory.

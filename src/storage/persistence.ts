@@ -1,6 +1,6 @@
 import * as Y from 'yjs'
-import { STORAGE_ORIGIN } from '../origins.js'
-import type { StorageAdapter } from './adapter.js'
+import { STORAGE_ORIGIN } from '../origins.ts'
+import type { StorageAdapter } from './adapter.ts'
 
 /** After this many appended updates, the log is compacted into one state update. */
 const COMPACT_AFTER = 500

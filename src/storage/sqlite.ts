@@ -1,8 +1,8 @@
 import { statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
-import { ColloquyError, closedError } from '../errors.js'
-import type { StorageAdapter } from './adapter.js'
+import { ColloquyError, closedError } from '../errors.ts'
+import type { StorageAdapter } from './adapter.ts'
 
 /** Options for {@link createSqliteStorage}. */
 export interface SqliteStorageOptions {

@@ -3,8 +3,8 @@ import * as encoding from 'lib0/encoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import type * as Y from 'yjs'
-import { REMOTE_ORIGIN } from '../origins.js'
-import { encodeAwarenessFrame, MessageType, startFrame } from './protocol.js'
+import { REMOTE_ORIGIN } from '../origins.ts'
+import { encodeAwarenessFrame, MessageType, startFrame } from './protocol.ts'
 
 /** What a channel reports to its owner. */
 export interface ChannelEvents {

@@ -22,6 +22,21 @@ export const MessageType = {
   unsubscribe: 100,
 } as const
 
+/**
+ * Control frames travel on the empty document name: `varString('') varUint(type) payload`.
+ */
+export const ControlType = {
+  /** Client → relay: `varString(token)`, a fresh token for this connection (same identity). */
+  refreshToken: 200,
+} as const
+
+/** A token-refresh control frame. */
+export const encodeRefreshToken = (token: string): Uint8Array => {
+  const encoder = startFrame('', ControlType.refreshToken)
+  encoding.writeVarString(encoder, token)
+  return encoding.toUint8Array(encoder)
+}
+
 /** Starts a frame for `docName` with message `type`; the caller writes the payload. */
 export const startFrame = (docName: string, type: number): encoding.Encoder => {
   const encoder = encoding.createEncoder()

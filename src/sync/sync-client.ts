@@ -1,9 +1,9 @@
 import type * as awarenessProtocol from 'y-protocols/awareness'
 import type * as Y from 'yjs'
-import { Emitter } from '../events.js'
-import { DocChannel } from './channel.js'
-import { readFrame } from './protocol.js'
-import { CloseCode, type Transport, type TransportSocket } from './transport.js'
+import { Emitter } from '../events.ts'
+import { DocChannel } from './channel.ts'
+import { readFrame } from './protocol.ts'
+import { CloseCode, type Transport, type TransportSocket } from './transport.ts'
 
 /** The client's link to the relay, as Twilio names it. */
 export type ConnectionState = 'connecting' | 'connected' | 'disconnecting' | 'disconnected' | 'denied'
@@ -83,6 +83,18 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     channel.destroy()
   }
 
+  /** Connects again after a final close (e.g. once a fresh token is in place). */
+  resume(): void {
+    if (this.#stopped || this.#socket) return
+    this.#attempt = 0
+    this.#connectNow()
+  }
+
+  /** Sends a frame on the open socket (dropped when not connected). */
+  send(frame: Uint8Array): void {
+    if (this.#open) this.#socket?.send(frame)
+  }
+
   channel(name: string): DocChannel | undefined {
     return this.#channels.get(name)
   }
@@ -142,6 +154,12 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         if (this.#socket === socket || socket === null) this.#socket = null
         for (const ch of this.#channels.values()) ch.detach()
         if (this.#stopped) return
+        if (code === CloseCode.tokenExpired) {
+          // Not final: the client refreshes its token and calls resume().
+          this.emit('closedByRelay', code, reason)
+          this.#setState('disconnected')
+          return
+        }
         if (code >= 4400 && code <= 4499) {
           this.emit('closedByRelay', code, reason)
           this.#setState('denied')

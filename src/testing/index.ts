@@ -2,5 +2,5 @@
  * Test helpers: an in-process relay network whose links the test controls, and the contract
  * suite every storage adapter must pass.
  */
-export { createTestNetwork, TestLink, TestNetwork, type TestNetworkOptions } from './network.js'
-export { runStorageAdapterTests, type StorageAdapterTestContext } from './storage-contract.js'
+export { createTestNetwork, TestLink, TestNetwork, type TestNetworkOptions } from './network.ts'
+export { runStorageAdapterTests, type StorageAdapterTestContext } from './storage-contract.ts'

@@ -1,7 +1,7 @@
-import { type CoreConnection, RelayCore } from '../../relay/core.js'
-import type { StorageAdapter } from '../storage/adapter.js'
-import { MemoryStorage } from '../storage/memory.js'
-import type { Transport, TransportEvents, TransportSocket } from '../sync/transport.js'
+import { type CoreConnection, RelayCore } from '../../relay/core.ts'
+import type { StorageAdapter } from '../storage/adapter.ts'
+import { MemoryStorage } from '../storage/memory.ts'
+import type { Transport, TransportEvents, TransportSocket } from '../sync/transport.ts'
 
 /** Options of the in-process network. */
 export interface TestNetworkOptions {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import type { ErrorCode } from '../errors.js'
-import type { StorageAdapter } from '../storage/adapter.js'
+import type { ErrorCode } from '../errors.ts'
+import type { StorageAdapter } from '../storage/adapter.ts'
 
 /**
  * What the setup function of {@link runStorageAdapterTests} hands back for each test. Every test

@@ -1,0 +1,82 @@
+import type { Transport, TransportEvents, TransportSocket } from './transport.ts'
+
+/** The subset of the WebSocket API the transport uses (browsers, Node 22+, or the `ws` package). */
+export interface WebSocketLike {
+  binaryType: string
+  readonly readyState: number
+  send(data: Uint8Array): void
+  close(code?: number, reason?: string): void
+  onopen: ((event: unknown) => void) | null
+  onmessage: ((event: { data: unknown }) => void) | null
+  onclose: ((event: { code: number; reason: string }) => void) | null
+  onerror: ((event: unknown) => void) | null
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike
+
+/** Options of the WebSocket transport. */
+export interface WebSocketTransportOptions {
+  /** The relay's URL, e.g. `wss://chat.example.com` (the multiplexed endpoint `/`). */
+  url: string
+  /** The current token (read at every connect). */
+  token: () => string
+  /** WebSocket implementation. Default: the global one. */
+  WebSocket?: WebSocketConstructor
+}
+
+/**
+ * One WebSocket to the relay carrying every document (multiplexed frames). The token goes in the
+ * URL's query (browsers cannot set headers on WebSockets): always use `wss://` in production.
+ */
+export const createWebSocketTransport = (options: WebSocketTransportOptions): Transport => {
+  const Impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+  if (!Impl) throw new Error('no WebSocket implementation: pass options.WebSocket')
+  const reachable = new Set<() => void>()
+  const onOnline = (): void => {
+    for (const l of [...reachable]) l()
+  }
+  const g = globalThis as { addEventListener?: (name: string, listener: () => void) => void }
+  g.addEventListener?.('online', onOnline)
+  return {
+    connect(events: TransportEvents): TransportSocket {
+      const url = new URL(options.url)
+      if (url.pathname === '') url.pathname = '/'
+      url.searchParams.set('token', options.token())
+      const ws = new Impl(url.toString())
+      ws.binaryType = 'arraybuffer'
+      let closed = false
+      ws.onopen = () => events.onOpen()
+      ws.onmessage = (event) => {
+        const { data } = event
+        if (data instanceof ArrayBuffer) events.onMessage(new Uint8Array(data))
+        else if (ArrayBuffer.isView(data))
+          events.onMessage(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+      }
+      ws.onclose = (event) => {
+        if (closed) return
+        closed = true
+        events.onClose(event.code, event.reason)
+      }
+      ws.onerror = () => {}
+      return {
+        send(data) {
+          if (ws.readyState === 1) ws.send(data)
+        },
+        close(code, reason) {
+          if (closed) return
+          try {
+            ws.close(code, reason)
+          } catch {
+            ws.close()
+          }
+          closed = true
+          queueMicrotask(() => events.onClose(code ?? 1000, reason ?? ''))
+        },
+      }
+    },
+    onReachable(listener) {
+      reachable.add(listener)
+      return () => reachable.delete(listener)
+    },
+  }
+}
