@@ -17,6 +17,13 @@ import {
   removeInboxEntry,
 } from './inbox.ts'
 import type { RelayMetrics } from './metrics.ts'
+import { CLIENTS_ROOT, isNoopUpdate, RELAY_IDENTITY, validateConversationUpdate } from './validate.ts'
+
+/** Transaction origin of the relay's own writes (clientID bindings). */
+export const RELAY_ORIGIN = Symbol('colloquy.relay')
+
+/** WebSocket close reasons are limited to 123 bytes. */
+const shortReason = (text: string): string => (text.length > 120 ? `${text.slice(0, 117)}...` : text)
 
 /** Where the core sends frames for one connection. */
 export interface CoreSocket {
@@ -58,6 +65,8 @@ interface LoadedDoc {
   members: Set<string>
   last: InboxLastMessage | null
   kicks: Set<string>
+  /** Which connection publishes awareness under which clientID. */
+  awarenessOwners: Map<number, CoreConnection>
   idleTimer: ReturnType<typeof setTimeout> | null
   inboxDirty: boolean
 }
@@ -220,6 +229,7 @@ export class RelayCore {
     d.subscribers.delete(conn)
     conn.docs.delete(d)
     if (d.awareness && clients.size > 0) {
+      for (const id of clients) d.awarenessOwners.delete(id)
       awarenessProtocol.removeAwarenessStates(d.awareness, [...clients], conn)
     }
     if (d.subscribers.size === 0) this.#scheduleUnload(d)
@@ -267,6 +277,7 @@ export class RelayCore {
       members: new Set(),
       last: null,
       kicks: new Set(),
+      awarenessOwners: new Map(),
       idleTimer: null,
       inboxDirty: false,
     }
@@ -280,6 +291,10 @@ export class RelayCore {
       })
     }
     doc.on('update', (update: Uint8Array, origin: unknown) => this.#onUpdate(d, update, origin))
+    if (conv?.exists) {
+      // Bind this load's clientID to the relay before any client can claim it.
+      Y.transact(doc, () => doc.getMap(CLIENTS_ROOT).set(String(doc.clientID), RELAY_IDENTITY), RELAY_ORIGIN)
+    }
     if (conv) {
       d.members = this.#membersOf(conv)
       d.last = lastMessageOf(conv)
@@ -439,6 +454,20 @@ export class CoreConnection {
     this.#core._dropConnection(this)
   }
 
+  /** Refuses an update: the connection is closed with 4422 and nothing of it is stored or forwarded. */
+  #reject(docName: string, reason: string): void {
+    this.#core.metrics?.reject('update_rejected')
+    this.close(CloseCode.updateRejected, shortReason(`${docName}: ${reason}`))
+  }
+
+  /** Typing state on conversations is the only awareness clients publish. */
+  #validAwareness(kind: string, state: unknown): boolean {
+    if (kind !== 'conv' || typeof state !== 'object' || state === null || Array.isArray(state)) return false
+    const keys = Object.keys(state)
+    const s = state as { identity?: unknown; typing?: unknown }
+    return s.identity === this.identity && s.typing === true && keys.length === 2
+  }
+
   async #handle(data: Uint8Array): Promise<void> {
     const { docName, type, decoder } = readFrame(data)
     const loading = this.#core._load(docName)
@@ -487,12 +516,41 @@ export class CoreConnection {
           }
           return
         }
+        decoding.readVarUint(decoder)
+        const update = decoding.readVarUint8Array(decoder)
+        // Sync replies often repeat what the relay has; nothing to check or apply.
+        if (isNoopUpdate(d.doc, update)) return
         if (!this.#core._mayWrite(this.identity, d)) {
-          this.send(encodeDenied(docName, 'read-only document'))
+          this.#reject(docName, 'this document is read-only for you')
           return
         }
-        const reply = startFrame(docName, MessageType.sync)
-        syncProtocol.readSyncMessage(decoder, reply, d.doc, this)
+        if (d.conv) {
+          const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update)
+          if (!verdict.ok) {
+            this.#reject(docName, verdict.reason)
+            return
+          }
+          if (verdict.newClients.length > 0) {
+            const bindings = d.doc.getMap<string>(CLIENTS_ROOT)
+            Y.transact(
+              d.doc,
+              () => {
+                for (const c of verdict.newClients) bindings.set(String(c), this.identity)
+              },
+              RELAY_ORIGIN,
+            )
+          }
+          // Bind the relay's clientID on creation, before the sequencer writes under it.
+          if (!d.doc.getMap(CLIENTS_ROOT).has(String(d.doc.clientID))) {
+            Y.transact(
+              d.doc,
+              () => d.doc.getMap(CLIENTS_ROOT).set(String(d.doc.clientID), RELAY_IDENTITY),
+              RELAY_ORIGIN,
+            )
+          }
+        }
+        this.#core.metrics && this.#core.metrics.updatesApplied++
+        Y.applyUpdate(d.doc, update, this)
         return
       }
       case MessageType.awareness: {
@@ -501,10 +559,25 @@ export class CoreConnection {
         const own = d.subscribers.get(this)
         const dec = decoding.createDecoder(update)
         const n = decoding.readVarUint(dec)
+        const claimed: number[] = []
         for (let i = 0; i < n; i++) {
-          own?.add(decoding.readVarUint(dec))
+          const clientID = decoding.readVarUint(dec)
           decoding.readVarUint(dec)
-          decoding.readVarString(dec)
+          const state = JSON.parse(decoding.readVarString(dec)) as unknown
+          const owner = d.awareness.clientID === clientID ? null : d.awarenessOwners.get(clientID)
+          if (d.awareness.clientID === clientID || (owner !== undefined && owner !== this)) {
+            this.#reject(docName, 'awareness for a client id that is not yours')
+            return
+          }
+          if (state !== null && !this.#validAwareness(d.kind, state)) {
+            this.#reject(docName, 'awareness state must carry your own identity')
+            return
+          }
+          claimed.push(clientID)
+        }
+        for (const clientID of claimed) {
+          own?.add(clientID)
+          d.awarenessOwners.set(clientID, this)
         }
         awarenessProtocol.applyAwarenessUpdate(d.awareness, update, this)
         return

@@ -200,6 +200,8 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
     })
     ws.on('message', (raw: RawData, isBinary: boolean) => {
       metrics.framesReceived++
+      // Once the relay has decided to close this socket, nothing more it sends is acted on (or counted twice).
+      if (ws.readyState !== WebSocket.OPEN) return
       if (!isBinary) {
         closeSession(s, CloseCode.protocolError, 'text frames are not part of the protocol', 'malformed')
         return

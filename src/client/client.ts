@@ -166,6 +166,7 @@ export class Client extends Emitter<ClientEvents> {
   readonly #inbox: Y.Doc
   #tokens: TokenManager | null = null
   readonly #presence: Awareness[] = []
+  readonly #rejections = new Map<string, number>()
   #uniqueNames: Map<string, string> | null = null
   #shutdown = false
 
@@ -191,6 +192,7 @@ export class Client extends Emitter<ClientEvents> {
       this.#sync.on('connectionStateChanged', (state) => this.emit('connectionStateChanged', state))
       this.#sync.on('docDenied', (name, reason) => this.#denied(name, reason))
       this.#sync.on('closedByRelay', (code, reason) => this.#closedByRelay(code, reason))
+      this.#sync.on('updateRejected', (name, reason) => this.#updateRejected(name, reason))
     }
   }
 
@@ -525,6 +527,35 @@ export class Client extends Emitter<ClientEvents> {
     return awareness
   }
 
+  /**
+   * The relay refused an update to `name`. The refused change must not be sent again, so the
+   * local copy is dropped (synchronously, before the reconnect) and fetched fresh from the relay;
+   * my pending messages that may still be sent are written again, the others are reported.
+   */
+  #updateRejected(name: string, reason: string): void {
+    const sid = name.startsWith('conv/') ? name.slice('conv/'.length) : null
+    const t = sid === null ? undefined : this.#conversations.get(sid)
+    if (!t || sid === null) {
+      this.emit('error', new ColloquyError('REJECTED', `the relay refused an update: ${reason}`))
+      return
+    }
+    const retries = (this.#rejections.get(sid) ?? 0) + 1
+    this.#rejections.set(sid, retries)
+    const pending = retries > 3 ? [] : t.conversation._pendingRecords()
+    this.#sync?.remove(name)
+    void (async () => {
+      await this.#forget(sid, true, false)
+      const fresh = await this.#open(sid)
+      if (!fresh || this.#shutdown) return
+      await this.#sync?.channel(name)?.whenSynced()
+      const dropped: string[] = []
+      for (const record of pending) if (!(await fresh.conversation._resend(record))) dropped.push(record.id)
+      const error = new ColloquyError('REJECTED', `the relay refused a change to conversation ${sid}: ${reason}`)
+      Object.assign(error, { conversationSid: sid, droppedMessages: dropped })
+      this.emit('error', error)
+    })().catch((e) => this.emit('error', e))
+  }
+
   #closedByRelay(code: number, reason: string): void {
     if (code === CloseCode.tokenExpired) {
       this.emit('tokenExpired')
@@ -625,14 +656,20 @@ export class Client extends Emitter<ClientEvents> {
     if (wasJoined && !joined) this.emit('conversationLeft', conversation)
     if (wasVisible && !visible) {
       this.emit('conversationRemoved', conversation)
-      void this.#forget(conversation.sid, true)
+      // After the transaction that hid it: its update (my leave, a delete) must still be sent and stored.
+      queueMicrotask(() => void this.#forget(conversation.sid, true))
     }
   }
 
   /** Stops tracking a conversation I no longer see, and removes its local copy. */
-  async #forget(sid: string, removeStored: boolean): Promise<void> {
+  async #forget(sid: string, removeStored: boolean, unlist = true): Promise<void> {
     const t = this.#conversations.get(sid)
     if (!t) return
+    if (t.visible) {
+      t.visible = false
+      t.joined = false
+      this.emit('conversationRemoved', t.conversation)
+    }
     this.#conversations.delete(sid)
     this.#uniqueNames = null
     for (const off of t.offs) off()
@@ -642,7 +679,7 @@ export class Client extends Emitter<ClientEvents> {
     await t.persistence.destroy()
     this.#persistence.delete(t.persistence.doc)
     t.persistence.doc.destroy()
-    if (this.#localList().has(sid)) {
+    if (unlist && this.#localList().has(sid)) {
       Y.transact(this.#local, () => this.#localList().delete(sid), LOCAL_ORIGIN)
     }
     if (removeStored) await this.#storage.remove(docNames.conversation(sid)).catch((e) => this.emit('error', e))

@@ -2,7 +2,7 @@ import { Awareness } from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import { ColloquyError, forbidden, invalidArgument, notFound } from '../errors.ts'
 import { Emitter } from '../events.ts'
-import { type ConversationSid, newMessageSid, participantSidFor } from '../ids.ts'
+import { type ConversationSid, newMessageSid, participantSidFor, randomHex } from '../ids.ts'
 import { LOCAL_ORIGIN } from '../origins.ts'
 import { type ContentBlock, checkContent } from '../schema/content.ts'
 import { applyPatch, checkAttributes, type JsonObject } from '../schema/json.ts'
@@ -162,6 +162,8 @@ export class Conversation extends Emitter<ConversationEvents> {
   #destroyed = false
   readonly #changeListeners = new Set<() => void>()
   #changeQueued = false
+  /** `createdAt` of my newest message here (null until my first send); see `#nextCreatedAt`. */
+  #lastCreatedAt: number | null = null
 
   /** @internal */
   constructor(sid: ConversationSid, doc: Y.Doc, host: ConversationHost) {
@@ -376,6 +378,8 @@ export class Conversation extends Emitter<ConversationEvents> {
     }
     if (!canManageParticipant(this._doc, this.#host.identity, p.role))
       throw forbidden('you may not remove this participant')
+    // Their read slots stay (nobody writes another person's read state); a new membership id makes
+    // them stale if they are added again.
     await this.#write(() => this._doc.participants.delete(p.key))
   }
 
@@ -388,7 +392,7 @@ export class Conversation extends Emitter<ConversationEvents> {
   async getParticipantByIdentity(identity: string): Promise<Participant> {
     checkIdentity(identity)
     const p = this.#participantObject(identity)
-    if (!p) throw notFound(`Participant with identity ${identity} was not found`)
+    if (!p || p.identity !== identity) throw notFound(`Participant with identity ${identity} was not found`)
     return p
   }
 
@@ -444,7 +448,7 @@ export class Conversation extends Emitter<ConversationEvents> {
       content,
       attributes: attrs,
       replyTo,
-      createdAt: this.#host.now(),
+      createdAt: this.#nextCreatedAt(me),
     }
     this.#typing.stop()
     await this.#write(() => {
@@ -831,6 +835,24 @@ export class Conversation extends Emitter<ConversationEvents> {
     return () => this.#changeListeners.delete(listener)
   }
 
+  /** @internal My messages the sequencer has not stamped yet. */
+  _pendingRecords(): MessageRecord[] {
+    const me = this.#host.identity
+    return this.#log
+      .pendingIds()
+      .map((id) => this._doc.messages.get(id))
+      .filter((m): m is MessageRecord => m !== undefined && m.author === me)
+  }
+
+  /** @internal Writes a pending message again after a resync; false when it may no longer be sent. */
+  async _resend(record: MessageRecord): Promise<boolean> {
+    if (this._doc.messages.has(record.id)) return true
+    if (this.isDeleted || this.state.current === 'closed' || !can(this._doc, this.#host.identity, 'send')) return false
+    const participantSid = this._doc.participants.get(this.#host.identity)?.sid ?? null
+    await this.#write(() => this._doc.messages.set(record.id, { ...record, participantSid }))
+    return true
+  }
+
   /** @internal */
   _log(): MessageLog {
     return this.#log
@@ -910,8 +932,8 @@ export class Conversation extends Emitter<ConversationEvents> {
   // ---------------------------------------------------------------- private
 
   #assertUsable(): void {
-    if (this.#destroyed) throw new ColloquyError('CLOSED', 'the client was shut down')
     if (this.isDeleted) throw notFound(`Conversation ${this.sid} was deleted`)
+    if (this.#destroyed) throw new ColloquyError('CLOSED', 'the client was shut down')
   }
 
   #require(action: Parameters<typeof can>[2], what: string): void {
@@ -924,6 +946,25 @@ export class Conversation extends Emitter<ConversationEvents> {
         throw forbidden(`you are not a participant of this conversation (needed to ${what})`)
       throw forbidden(`you may not ${what}`)
     }
+  }
+
+  /**
+   * My clock for a new message, strictly after my previous message here. Pending messages list, and
+   * the sequencer stamps a backlog, by (createdAt, id): two sends in one clock tick would otherwise
+   * be ordered by their random ids, not in the order they were written.
+   */
+  #nextCreatedAt(me: string): number {
+    if (this.#lastCreatedAt === null) {
+      let last = Number.NEGATIVE_INFINITY
+      for (const id of this.#log.pendingIds()) {
+        const rec = this._doc.messages.get(id)
+        if (rec && rec.author === me && rec.createdAt > last) last = rec.createdAt
+      }
+      this.#lastCreatedAt = last
+    }
+    const createdAt = Math.max(this.#host.now(), this.#lastCreatedAt + 1)
+    this.#lastCreatedAt = createdAt
+    return createdAt
   }
 
   async #write(fn: () => void): Promise<void> {
@@ -953,6 +994,7 @@ export class Conversation extends Emitter<ConversationEvents> {
       dateCreated: now,
       dateUpdated: now,
       addedBy: this.#host.identity,
+      membership: randomHex(8),
     })
   }
 

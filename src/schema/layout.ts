@@ -69,6 +69,8 @@ export interface ParticipantRecord {
   dateCreated: number
   dateUpdated: number
   addedBy: string
+  /** Random id of this membership: a participant removed and added again gets a new one. */
+  membership: string
 }
 
 /** A message as first written. Never modified afterwards (edits go to `edits`). */
@@ -105,6 +107,8 @@ export interface ReadSlot {
   epoch: number
   index: number | null
   at: number
+  /** The membership this slot was written under (see `ParticipantRecord.membership`). */
+  m: string | null
 }
 
 /** Typed accessors for the roots of a conversation document. */

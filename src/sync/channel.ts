@@ -23,6 +23,13 @@ export class DocChannel {
   readonly awareness: awarenessProtocol.Awareness | null
   #send: ((frame: Uint8Array) => void) | null = null
   #synced = false
+  /**
+   * Whether the relay's step 1 was answered on this socket. Until then local updates are not sent
+   * one by one: the step 2 answer carries them, together with what was written while offline, so
+   * the relay receives them in the order they were written (a new clientID's update, say after a
+   * restart, would otherwise overtake the older backlog and be sequenced before it).
+   */
+  #answered = false
   #waiters: Array<() => void> = []
   readonly #events: ChannelEvents
   readonly #onUpdate: (update: Uint8Array, origin: unknown) => void
@@ -34,7 +41,7 @@ export class DocChannel {
     this.awareness = awareness
     this.#events = events
     this.#onUpdate = (update, origin) => {
-      if (origin === REMOTE_ORIGIN || !this.#send) return
+      if (origin === REMOTE_ORIGIN || !this.#send || !this.#answered) return
       const encoder = startFrame(this.name, MessageType.sync)
       syncProtocol.writeUpdate(encoder, update)
       this.#send(encoding.toUint8Array(encoder))
@@ -63,6 +70,7 @@ export class DocChannel {
   attach(send: (frame: Uint8Array) => void): void {
     this.#send = send
     this.#synced = false
+    this.#answered = false
     const encoder = startFrame(this.name, MessageType.sync)
     syncProtocol.writeSyncStep1(encoder, this.doc)
     send(encoding.toUint8Array(encoder))
@@ -76,6 +84,7 @@ export class DocChannel {
   detach(): void {
     this.#send = null
     this.#synced = false
+    this.#answered = false
     const aw = this.awareness
     if (aw) {
       const others = [...aw.getStates().keys()].filter((id) => id !== aw.clientID)
@@ -91,6 +100,7 @@ export class DocChannel {
         const header = encoding.length(encoder)
         const kind = syncProtocol.readSyncMessage(decoder, encoder, this.doc, REMOTE_ORIGIN)
         if (encoding.length(encoder) > header && this.#send) this.#send(encoding.toUint8Array(encoder))
+        if (kind === syncProtocol.messageYjsSyncStep1 && this.#send) this.#answered = true
         if (kind === syncProtocol.messageYjsSyncStep2 && !this.#synced) {
           this.#synced = true
           const waiters = this.#waiters

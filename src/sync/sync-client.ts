@@ -12,6 +12,8 @@ interface SyncClientEvents {
   connectionStateChanged(state: ConnectionState): void
   docDenied(docName: string, reason: string): void
   closedByRelay(code: number, reason: string): void
+  /** The relay refused an update to `docName`; the listener must drop that document's local state now. */
+  updateRejected(docName: string, reason: string): void
   // biome-ignore lint/suspicious/noExplicitAny: index signature required by EventMap
   [key: string]: (...args: any[]) => void
 }
@@ -154,6 +156,18 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         if (this.#socket === socket || socket === null) this.#socket = null
         for (const ch of this.#channels.values()) ch.detach()
         if (this.#stopped) return
+        if (code === CloseCode.updateRejected) {
+          const colon = reason.indexOf(': ')
+          this.emit(
+            'updateRejected',
+            colon === -1 ? '' : reason.slice(0, colon),
+            colon === -1 ? reason : reason.slice(colon + 2),
+          )
+          this.#setState('disconnected')
+          this.#attempt = 0
+          this.#scheduleReconnect()
+          return
+        }
         if (code === CloseCode.tokenExpired) {
           // Not final: the client refreshes its token and calls resume().
           this.emit('closedByRelay', code, reason)

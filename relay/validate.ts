@@ -1,0 +1,508 @@
+import * as Y from 'yjs'
+import { participantSidFor } from '../src/ids.ts'
+import { checkContent } from '../src/schema/content.ts'
+import { checkAttributes, isPlainObject } from '../src/schema/json.ts'
+import {
+  type ConversationDocument,
+  type EditRecord,
+  type MessageRecord,
+  type MetaFields,
+  type ParticipantRecord,
+  parseReactionKey,
+  ROOTS,
+  type Role,
+} from '../src/schema/layout.ts'
+import { LIMITS } from '../src/schema/limits.ts'
+import { canManageParticipant } from '../src/schema/permissions.ts'
+import { ACCESS, checkEmoji, NOTIFICATION_LEVELS, ROLES, STATES } from '../src/schema/validate.ts'
+
+/** Root holding clientID → identity bindings; written by the relay only. */
+export const CLIENTS_ROOT = 'clients'
+/** The identity bound to the relay's own clientIDs (stamps, bindings). */
+export const RELAY_IDENTITY = '@relay'
+
+/** The outcome: accepted (with clientIDs to bind to the writer), or refused with a reason. */
+export type Verdict = { ok: true; newClients: number[] } | { ok: false; reason: string }
+
+interface NewItem {
+  client: number
+  clock: number
+  length: number
+  root: string
+  key: string
+  /** Values written (empty when the item arrived already deleted). */
+  values: unknown[]
+}
+
+interface Deletion {
+  root: string
+  key: string
+  /** The value that is being deleted (null when it arrived already deleted). */
+  old: unknown
+}
+
+class Refused extends Error {}
+const refuse = (reason: string): never => {
+  throw new Refused(reason)
+}
+
+const META_KEYS = new Set<keyof MetaFields>([
+  'sid',
+  'createdBy',
+  'dateCreated',
+  'friendlyName',
+  'uniqueName',
+  'subject',
+  'photoUrl',
+  'welcomeMessages',
+  'state',
+  'deleted',
+  'updated',
+])
+const IMMUTABLE_META = new Set(['sid', 'createdBy', 'dateCreated'])
+const KNOWN_ROOTS = new Set<string>([...Object.values(ROOTS), CLIENTS_ROOT])
+
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+const isIndex = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+const shortString = (v: unknown, max: number): boolean => typeof v === 'string' && v.length <= max
+
+/**
+ * Validates one update from `identity` against the live conversation document, before it is
+ * applied or forwarded. Decodes the update (no speculative apply), resolves every item's map key
+ * through its origin in the update or the live store, resolves every delete against the live
+ * store, then checks authorship, ownership, membership and roles, read access, and the schema.
+ * Cost: O(items in the update × log(structs per client)), never O(document).
+ */
+export const validateConversationUpdate = (
+  conv: ConversationDocument,
+  docKey: string,
+  identity: string,
+  update: Uint8Array,
+): Verdict => {
+  try {
+    return { ok: true, newClients: check(conv, docKey, identity, update) }
+  } catch (error) {
+    if (error instanceof Refused) return { ok: false, reason: error.message }
+    return { ok: false, reason: 'malformed update' }
+  }
+}
+
+const check = (conv: ConversationDocument, docKey: string, identity: string, update: Uint8Array): number[] => {
+  const doc = conv.doc
+  const store = doc.store
+  const bindings = doc.getMap<string>(CLIENTS_ROOT)
+  const rootNames = new Map<unknown, string>()
+  for (const [name, type] of doc.share) rootNames.set(type, name)
+  const { structs, ds } = Y.decodeUpdate(update)
+
+  // Items of this update per client, in clock order, for origin and delete lookups.
+  const own = new Map<number, NewItem[]>()
+  const newClients = new Set<number>()
+  const running = new Map<number, number>()
+  const created: NewItem[] = []
+
+  const findInUpdate = (client: number, clock: number): NewItem | undefined => {
+    const list = own.get(client)
+    if (!list) return undefined
+    let lo = 0
+    let hi = list.length - 1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      const it = list[mid]!
+      if (clock < it.clock) hi = mid - 1
+      else if (clock >= it.clock + it.length) lo = mid + 1
+      else return it
+    }
+    return undefined
+  }
+  const findInStore = (client: number, clock: number): Y.Item | Y.GC | null => {
+    if (clock >= Y.getState(store, client)) return null
+    const structsOf = store.clients.get(client)
+    if (!structsOf) return null
+    return structsOf[Y.findIndexSS(structsOf, clock)] ?? null
+  }
+  const locate = (id: Y.ID): { root: string; key: string } => {
+    const mine = findInUpdate(id.client, id.clock)
+    if (mine) return { root: mine.root, key: mine.key }
+    const item = findInStore(id.client, id.clock)
+    if (!(item instanceof Y.Item)) return refuse('update references unknown structs')
+    const root = rootNames.get(item.parent)
+    if (root === undefined || item.parentSub === null) return refuse('update references structs outside the schema')
+    return { root, key: item.parentSub }
+  }
+
+  for (const struct of structs) {
+    if (struct instanceof Y.Skip) refuse('update has gaps')
+    const { client, clock } = struct.id
+    const known = running.get(client) ?? Y.getState(store, client)
+    if (clock > known) refuse('update references unknown structs')
+    const end = clock + struct.length
+    running.set(client, Math.max(known, end))
+    if (end <= known) continue // already integrated: a harmless repeat
+    const bound = bindings.get(String(client))
+    if (bound !== undefined && bound !== identity) refuse('client id belongs to another identity')
+    if (bound === undefined) newClients.add(client)
+    if (struct instanceof Y.GC) continue
+    const item = struct as Y.Item
+    let root: string
+    let key: string
+    if (typeof item.parent === 'string') {
+      root = item.parent
+      if (item.parentSub === null) refuse('only map keys are part of the schema')
+      key = item.parentSub as string
+    } else if (item.parent !== null) {
+      refuse('nested types are not part of the schema')
+    }
+    if (item.origin) void locate(item.origin)
+    if (item.rightOrigin) void locate(item.rightOrigin)
+    if (typeof item.parent !== 'string') {
+      const at = locate((item.origin ?? item.rightOrigin ?? refuse('item without parent')) as Y.ID)
+      root = at.root
+      key = at.key
+    }
+    if (!KNOWN_ROOTS.has(root!)) refuse(`unknown root ${root!}`)
+    let values: unknown[]
+    if (item.content instanceof Y.ContentAny) values = item.content.arr
+    else if (item.content instanceof Y.ContentDeleted) values = []
+    else refuse('only plain JSON values are part of the schema')
+    const entry: NewItem = { client, clock, length: item.length, root: root!, key: key!, values: values! }
+    const list = own.get(client) ?? []
+    list.push(entry)
+    own.set(client, list)
+    created.push(entry)
+  }
+
+  const deletions: Deletion[] = []
+  for (const [client, ranges] of ds.clients) {
+    for (const range of ranges) {
+      let clock = range.clock
+      const end = range.clock + range.len
+      while (clock < end) {
+        const mine = findInUpdate(client, clock)
+        if (mine) {
+          deletions.push({ root: mine.root, key: mine.key, old: mine.values[mine.values.length - 1] ?? null })
+          clock = mine.clock + mine.length
+          continue
+        }
+        const item = findInStore(client, clock)
+        if (item === null) refuse('delete references unknown structs')
+        if (item instanceof Y.Item && !item.deleted) {
+          const root = rootNames.get(item.parent)
+          if (root === undefined || item.parentSub === null) refuse('delete outside the schema')
+          const content = item.content instanceof Y.ContentAny ? item.content.arr : []
+          deletions.push({ root: root!, key: item.parentSub!, old: content[content.length - 1] ?? null })
+        }
+        clock = item!.id.clock + item!.length
+      }
+    }
+  }
+
+  checkSemantics(conv, docKey, identity, created, deletions)
+  return [...newClients]
+}
+
+const checkSemantics = (
+  conv: ConversationDocument,
+  docKey: string,
+  identity: string,
+  created: NewItem[],
+  deletions: Deletion[],
+): void => {
+  const latest = (root: string): Map<string, unknown> => {
+    const out = new Map<string, unknown>()
+    for (const it of created)
+      if (it.root === root && it.values.length > 0) out.set(it.key, it.values[it.values.length - 1])
+    return out
+  }
+  const newMeta = latest(ROOTS.meta)
+  const exists = conv.exists
+  const creating = !exists && newMeta.has('sid')
+  const createdBy = exists ? conv.get('createdBy', '') : creating ? metaValue(newMeta.get('createdBy')) : ''
+  if (creating) {
+    if (metaValue(newMeta.get('sid')) !== docKey) refuse('conversation sid does not match the document')
+    if (createdBy !== identity) refuse('the creator must be the writer')
+  }
+  if (!exists && !creating && created.length + deletions.length > 0) refuse('the conversation does not exist')
+
+  // Roles before this update (the creator counts as admin).
+  const before = (who: string): ParticipantRecord | undefined => conv.participants.get(who)
+  const roleBefore = (): Role | null => before(identity)?.role ?? (createdBy === identity ? 'admin' : null)
+  const canManage = (targetRole: Role): boolean => {
+    if (exists) return canManageParticipant(conv, identity, targetRole)
+    return createdBy === identity
+  }
+  const isAdmin = (): boolean => roleBefore() === 'admin'
+  const isModerator = (): boolean =>
+    before(identity) !== undefined && (roleBefore() === 'admin' || roleBefore() === 'moderator')
+
+  // Participants after this update, for what membership allows.
+  const newParticipants = latest(ROOTS.participants)
+  const deletedParticipants = new Set(deletions.filter((d) => d.root === ROOTS.participants).map((d) => d.key))
+  const after = (who: string): ParticipantRecord | undefined => {
+    const n = newParticipants.get(who) as ParticipantRecord | undefined
+    if (n) return n
+    if (deletedParticipants.has(who)) return undefined
+    return before(who)
+  }
+  const newMessages = latest(ROOTS.messages)
+  const messageAuthor = (id: string): string | undefined =>
+    (newMessages.get(id) as MessageRecord | undefined)?.author ?? conv.messages.get(id)?.author
+
+  for (const it of created) {
+    const last = it.values[it.values.length - 1]
+    const deletedOnArrival = it.values.length === 0
+    switch (it.root) {
+      case ROOTS.meta: {
+        if (!META_KEYS.has(it.key as keyof MetaFields)) refuse(`unknown conversation field ${it.key}`)
+        if (exists && IMMUTABLE_META.has(it.key)) refuse(`${it.key} cannot change`)
+        if (!creating && !isAdmin()) refuse('only admins may change the conversation')
+        for (const v of it.values) checkMeta(it.key, v, identity)
+        break
+      }
+      case ROOTS.attributes: {
+        if (!creating && !isAdmin()) refuse('only admins may change the conversation')
+        for (const v of it.values) {
+          try {
+            checkAttributes({ v }, LIMITS.attributesBytes)
+          } catch {
+            refuse('attribute value too large or not JSON')
+          }
+        }
+        break
+      }
+      case ROOTS.participants: {
+        for (const v of it.values) checkParticipantRecord(docKey, it.key, v)
+        if (deletedOnArrival) break
+        const rec = last as ParticipantRecord
+        const existing = before(it.key)
+        if (!existing) {
+          if (rec.addedBy !== identity) refuse('addedBy must be the writer')
+          if (it.key === identity) {
+            if (createdBy !== identity) refuse('only the creator may join without being added')
+          } else if (!canManage(rec.role)) refuse('not allowed to add this participant')
+        } else if (it.key === identity && !canManage(existing.role)) {
+          if (rec.role !== existing.role || rec.access !== existing.access)
+            refuse('participants may not change their own role or access')
+        } else {
+          if (!canManage(existing.role) || !canManage(rec.role)) refuse('not allowed to change this participant')
+          if (rec.role !== existing.role && !isAdmin()) refuse('only admins may change roles')
+        }
+        break
+      }
+      case ROOTS.messages: {
+        if (deletedOnArrival) break
+        const me = after(identity)
+        if (!me) refuse('only participants may send')
+        if (me!.access !== 'ReadWrite') refuse('read-only participants may not send')
+        if (conv.get('state', 'active') === 'closed') refuse('the conversation is closed')
+        if (conv.messages.has(it.key) || conv.stamps.has(it.key)) refuse('message ids cannot be reused')
+        for (const v of it.values) checkMessage(it.key, v, identity)
+        break
+      }
+      case ROOTS.edits: {
+        if (deletedOnArrival) break
+        const author = messageAuthor(it.key)
+        if (author === undefined) refuse('edit of an unknown message')
+        for (const v of it.values) {
+          const e = v as EditRecord
+          if (!isPlainObject(e) || e.by !== identity || !isNumber(e.at)) refuse('malformed edit')
+          if (e.hidden !== undefined && typeof e.hidden !== 'boolean') refuse('malformed edit')
+          if (e.content !== undefined) checkValue(() => checkContent(e.content), 'invalid content')
+          if (e.attributes !== undefined)
+            checkValue(() => checkAttributes(e.attributes, LIMITS.attributesBytes), 'invalid attributes')
+        }
+        const e = last as EditRecord
+        const me = after(identity)
+        if (author === identity) {
+          if (!me || me.access !== 'ReadWrite') refuse('read-only participants may not edit')
+        } else if (!(e.hidden === true && isModerator())) refuse('only the author may edit a message')
+        break
+      }
+      case ROOTS.reactions: {
+        const { messageId, identity: who, emoji } = parseReactionKey(it.key)
+        if (who !== identity) refuse('reactions are per person: not yours')
+        checkValue(() => checkEmoji(emoji), 'invalid emoji')
+        if (deletedOnArrival) break
+        if (!after(identity)) refuse('only participants may react')
+        // A reaction racing the message's removal is a harmless orphan: no reason to refuse it.
+        void messageId
+        for (const v of it.values) if (!isNumber(v)) refuse('malformed reaction')
+        break
+      }
+      case ROOTS.reads: {
+        if (!it.key.startsWith(`${identity}\n`) || it.key.indexOf('\n', identity.length + 1) !== -1)
+          refuse('read state is per person: not yours')
+        if (deletedOnArrival) break
+        if (!after(identity)) refuse('only participants have read state')
+        for (const v of it.values) {
+          const s = v as { epoch?: unknown; index?: unknown; at?: unknown; m?: unknown }
+          if (
+            !isPlainObject(s) ||
+            !isIndex(s.epoch) ||
+            !(s.index === null || isIndex(s.index)) ||
+            !isNumber(s.at) ||
+            !(s.m === null || shortString(s.m, 64))
+          )
+            refuse('malformed read state')
+        }
+        break
+      }
+      case ROOTS.prefs: {
+        const field = it.key.startsWith(`${identity}\n`) ? it.key.slice(identity.length + 1) : null
+        if (field !== 'notificationLevel' && field !== 'markedUnread') refuse('preferences are per person: not yours')
+        if (deletedOnArrival) break
+        if (!after(identity)) refuse('only participants have preferences')
+        for (const v of it.values) {
+          if (field === 'notificationLevel' && !NOTIFICATION_LEVELS.includes(v as never))
+            refuse('invalid notification level')
+          if (field === 'markedUnread' && v !== true) refuse('invalid unread mark')
+        }
+        break
+      }
+      case ROOTS.stamps:
+        refuse('only the relay stamps messages')
+        break
+      default:
+        refuse(`${it.root} is written by the relay only`)
+    }
+  }
+
+  for (const d of deletions) {
+    switch (d.root) {
+      case ROOTS.meta:
+        if (IMMUTABLE_META.has(d.key) && exists) refuse(`${d.key} cannot change`)
+        if (!creating && !isAdmin()) refuse('only admins may change the conversation')
+        break
+      case ROOTS.attributes:
+        if (!creating && !isAdmin()) refuse('only admins may change the conversation')
+        break
+      case ROOTS.participants: {
+        const old = d.old as ParticipantRecord | null
+        if (d.key === identity) break
+        if (!canManage(old?.role ?? 'member')) refuse('not allowed to remove this participant')
+        break
+      }
+      case ROOTS.messages: {
+        const old = d.old as MessageRecord | null
+        if (old?.author === identity && before(identity)) break
+        if (!isModerator()) refuse('only the author or a moderator may remove a message')
+        break
+      }
+      case ROOTS.edits: {
+        if (messageAuthor(d.key) === identity || isModerator()) break
+        refuse('only the author or a moderator may remove an edit')
+        break
+      }
+      case ROOTS.reactions: {
+        const { messageId, identity: who } = parseReactionKey(d.key)
+        // Removing a message takes its reactions with it: its author may clear them.
+        if (who !== identity && !isModerator() && messageAuthor(messageId) !== identity)
+          refuse('reactions are per person: not yours')
+        break
+      }
+      case ROOTS.reads:
+      case ROOTS.prefs:
+        if (!d.key.startsWith(`${identity}\n`)) refuse('read state and preferences are per person: not yours')
+        break
+      default:
+        refuse(`${d.root} is written by the relay only`)
+    }
+  }
+}
+
+const metaValue = (rec: unknown): unknown => (isPlainObject(rec) ? rec.v : undefined)
+
+const checkValue = (fn: () => unknown, reason: string): void => {
+  try {
+    fn()
+  } catch {
+    refuse(reason)
+  }
+}
+
+const checkMeta = (key: string, rec: unknown, identity: string): void => {
+  if (!isPlainObject(rec) || rec.by !== identity || !isNumber(rec.at)) refuse(`malformed ${key}`)
+  const v = (rec as { v: unknown }).v
+  const ok = (() => {
+    switch (key as keyof MetaFields) {
+      case 'sid':
+      case 'createdBy':
+        return shortString(v, LIMITS.identityLength) && (v as string).length > 0
+      case 'dateCreated':
+        return isNumber(v)
+      case 'friendlyName':
+      case 'subject':
+        return v === null || shortString(v, LIMITS.friendlyNameLength)
+      case 'uniqueName':
+        return v === null || shortString(v, LIMITS.uniqueNameLength)
+      case 'photoUrl':
+        return v === null || shortString(v, LIMITS.urlLength)
+      case 'welcomeMessages':
+        return (
+          Array.isArray(v) &&
+          v.length <= LIMITS.welcomeMessages &&
+          v.every((m) => typeof m === 'string' && m.length <= LIMITS.messageBodyBytes)
+        )
+      case 'state':
+        return STATES.includes(v as never)
+      case 'deleted':
+      case 'updated':
+        return v === true
+    }
+  })()
+  if (!ok) refuse(`invalid ${key}`)
+}
+
+const checkParticipantRecord = (docKey: string, key: string, v: unknown): void => {
+  const r = v as ParticipantRecord
+  if (!isPlainObject(r)) refuse('malformed participant')
+  if (r.sid !== participantSidFor(docKey, key)) refuse('participant sid does not match')
+  if (!ROLES.includes(r.role) || !ACCESS.includes(r.access)) refuse('invalid role or access')
+  if (!isNumber(r.dateCreated) || !isNumber(r.dateUpdated) || typeof r.addedBy !== 'string')
+    refuse('malformed participant')
+  if (!shortString(r.membership, 64)) refuse('malformed participant')
+  if (r.type === 'chat') {
+    if (r.identity !== key) refuse('participant identity does not match its key')
+  } else if (r.type === 'sms' || r.type === 'whatsapp' || r.type === 'email') {
+    if (r.identity !== null || key !== `${r.type}:${r.address}` || !shortString(r.proxyAddress, LIMITS.identityLength))
+      refuse('malformed participant address')
+  } else refuse('invalid participant type')
+  checkValue(() => checkAttributes(r.attributes, LIMITS.attributesBytes), 'invalid participant attributes')
+}
+
+const checkMessage = (key: string, v: unknown, identity: string): void => {
+  const m = v as MessageRecord
+  if (!isPlainObject(m) || m.id !== key) refuse('malformed message')
+  if (m.author !== identity) refuse('a message must be written by its author')
+  if (!(m.participantSid === null || typeof m.participantSid === 'string')) refuse('malformed message')
+  if (!(m.replyTo === null || typeof m.replyTo === 'string') || !isNumber(m.createdAt)) refuse('malformed message')
+  checkValue(() => checkContent(m.content), 'invalid message content')
+  checkValue(() => checkAttributes(m.attributes, LIMITS.attributesBytes), 'invalid message attributes')
+}
+
+/** Whether applying `update` would change nothing (every struct known, every delete already done). */
+export const isNoopUpdate = (doc: Y.Doc, update: Uint8Array): boolean => {
+  let decoded: ReturnType<typeof Y.decodeUpdate>
+  try {
+    decoded = Y.decodeUpdate(update)
+  } catch {
+    return false
+  }
+  const store = doc.store
+  for (const struct of decoded.structs) {
+    if (struct.id.clock + struct.length > Y.getState(store, struct.id.client)) return false
+  }
+  for (const [client, ranges] of decoded.ds.clients) {
+    const structs = store.clients.get(client)
+    for (const range of ranges) {
+      if (!structs || range.clock + range.len > Y.getState(store, client)) return false
+      let clock = range.clock
+      while (clock < range.clock + range.len) {
+        const struct = structs[Y.findIndexSS(structs, clock)]!
+        if (struct instanceof Y.Item && !struct.deleted) return false
+        clock = struct.id.clock + struct.length
+      }
+    }
+  }
+  return true
+}
