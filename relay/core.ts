@@ -15,6 +15,7 @@ import {
   lastMessageOf,
   putInboxEntry,
   removeInboxEntry,
+  summaryOf,
 } from './inbox.ts'
 import type { RelayMetrics } from './metrics.ts'
 import { CLIENTS_ROOT, isNoopUpdate, RELAY_IDENTITY, validateConversationUpdate } from './validate.ts'
@@ -38,6 +39,12 @@ export interface RelayCoreOptions {
   now?: () => number
   /** How long a document with no subscribers stays in memory. Default 30 s. */
   idleUnloadMs?: number
+  /**
+   * How often a busy conversation's last message is copied to its members' inboxes (ms, default
+   * 1 000). Membership changes reach inboxes at once; activity is batched so a fast conversation
+   * does not write every member's inbox on every message.
+   */
+  inboxIntervalMs?: number
   /** Updates appended to a document's log before it is compacted. Default 500. */
   compactEvery?: number
   /** Called with errors that have nowhere else to go (storage failures). */
@@ -46,6 +53,11 @@ export interface RelayCoreOptions {
   maxDocumentsPerConnection?: number
   /** Counters for `/metrics`. */
   metrics?: RelayMetrics
+  /**
+   * Validate every conversation update before applying it (default true). Turning it off lets any
+   * participant forge anything; it exists only to measure what validation costs.
+   */
+  validate?: boolean
 }
 
 type DocKind = 'conv' | 'inbox' | 'user'
@@ -69,6 +81,7 @@ interface LoadedDoc {
   awarenessOwners: Map<number, CoreConnection>
   idleTimer: ReturnType<typeof setTimeout> | null
   inboxDirty: boolean
+  inboxTimer: ReturnType<typeof setTimeout> | null
 }
 
 const kindOf = (name: string): { kind: DocKind; key: string } | null => {
@@ -90,12 +103,15 @@ export class RelayCore {
   readonly #now: () => number
   readonly #idleUnloadMs: number
   readonly #compactEvery: number
+  readonly #inboxIntervalMs: number
   readonly #onError: (error: unknown) => void
   readonly #docs = new Map<string, Promise<LoadedDoc>>()
   readonly #connections = new Set<CoreConnection>()
   readonly #online = new Map<string, number>()
   readonly #maxDocs: number
   readonly metrics: RelayMetrics | null
+  /** @internal */
+  readonly _validate: boolean
   #closed = false
 
   constructor(options: RelayCoreOptions) {
@@ -103,9 +119,11 @@ export class RelayCore {
     this.#now = options.now ?? Date.now
     this.#idleUnloadMs = options.idleUnloadMs ?? 30_000
     this.#compactEvery = options.compactEvery ?? 500
+    this.#inboxIntervalMs = options.inboxIntervalMs ?? 1000
     this.#onError = options.onError ?? (() => {})
     this.#maxDocs = options.maxDocumentsPerConnection ?? 5000
     this.metrics = options.metrics ?? null
+    this._validate = options.validate ?? true
   }
 
   /** Accepts an authenticated connection for `identity`. */
@@ -156,6 +174,11 @@ export class RelayCore {
   /** Closes every connection and unloads every document after storing it. */
   async close(): Promise<void> {
     if (this.#closed) return
+    // Write batched inbox activity (this loads inbox documents, so before refusing loads).
+    for (const p of [...this.#docs.values()]) {
+      const d = await p.catch(() => null)
+      if (d?.inboxTimer) this.#writeInboxes(d)
+    }
     this.#closed = true
     for (const conn of [...this.#connections]) conn.close(CloseCode.goingAway, 'relay shutting down')
     await this.flush()
@@ -251,6 +274,8 @@ export class RelayCore {
   #destroyDoc(d: LoadedDoc): void {
     if (d.idleTimer) clearTimeout(d.idleTimer)
     d.idleTimer = null
+    if (d.inboxTimer) clearTimeout(d.inboxTimer)
+    d.inboxTimer = null
     d.sequencer?.destroy()
     d.awareness?.destroy()
     d.doc.destroy()
@@ -280,6 +305,7 @@ export class RelayCore {
       awarenessOwners: new Map(),
       idleTimer: null,
       inboxDirty: false,
+      inboxTimer: null,
     }
     if (d.awareness) {
       // The relay publishes no state of its own.
@@ -311,9 +337,9 @@ export class RelayCore {
         for (const key of event.keysChanged) {
           const stamp = conv.stamps.get(key)
           const m = conv.messages.get(key)
-          if (stamp && m && (d.last === null || stamp.i > d.last.index)) d.last = lastMessageOf(conv)
+          if (stamp && m && (d.last === null || stamp.i > d.last.index)) d.last = summaryOf(conv, key)
         }
-        this.#markInboxDirty(d)
+        this.#markInboxDirty(d, false)
       })
       conv.messages.observe((event) => {
         if (d.last && event.keysChanged.has(d.last.id) && !conv.messages.has(d.last.id)) {
@@ -349,20 +375,32 @@ export class RelayCore {
     this.#markInboxDirty(d)
   }
 
-  #markInboxDirty(d: LoadedDoc): void {
-    if (d.inboxDirty) return
-    d.inboxDirty = true
-    queueMicrotask(() => {
-      d.inboxDirty = false
-      const conv = d.conv!
-      if (!conv.exists) return
-      for (const identity of d.members) {
-        this.#withInbox(identity, (inbox) => {
-          const prev = inboxMap(inbox).get(conv.get('sid', d.key))
-          putInboxEntry(inbox, inboxEntryFor(conv, d.last, prev, this.#now()))
-        })
-      }
-    })
+  /** Schedules an inbox refresh: at once (membership) or within `inboxIntervalMs` (activity). */
+  #markInboxDirty(d: LoadedDoc, urgent = true): void {
+    if (urgent || this.#inboxIntervalMs === 0) {
+      if (d.inboxTimer) clearTimeout(d.inboxTimer)
+      d.inboxTimer = null
+      if (d.inboxDirty) return
+      d.inboxDirty = true
+      queueMicrotask(() => this.#writeInboxes(d))
+      return
+    }
+    if (d.inboxDirty || d.inboxTimer) return
+    d.inboxTimer = setTimeout(() => this.#writeInboxes(d), this.#inboxIntervalMs)
+  }
+
+  #writeInboxes(d: LoadedDoc): void {
+    d.inboxDirty = false
+    if (d.inboxTimer) clearTimeout(d.inboxTimer)
+    d.inboxTimer = null
+    const conv = d.conv!
+    if (d.doc.isDestroyed || !conv.exists) return
+    for (const identity of d.members) {
+      this.#withInbox(identity, (inbox) => {
+        const prev = inboxMap(inbox).get(conv.get('sid', d.key))
+        putInboxEntry(inbox, inboxEntryFor(conv, d.last, prev, this.#now()))
+      })
+    }
   }
 
   #withInbox(identity: string, fn: (inbox: Y.Doc) => void): void {
@@ -439,6 +477,11 @@ export class CoreConnection {
       .catch(() => this.close(CloseCode.protocolError, 'malformed frame'))
   }
 
+  /** Resolves once every frame received so far has been handled. */
+  whenIdle(): Promise<void> {
+    return this.#queue
+  }
+
   /** Closes the connection (idempotent). */
   close(code: number = CloseCode.normal, reason = ''): void {
     if (this.#closed) return
@@ -499,12 +542,15 @@ export class CoreConnection {
         const syncType = decoding.peekVarUint(decoder)
         if (syncType === syncProtocol.messageYjsSyncStep1) {
           // Answer only with what is stored: a stamp must never reach anyone before it is durable.
-          await d.chain
+          // The answer is taken now and sent once everything applied before it is stored; what is
+          // applied while we wait reaches this (already subscribed) connection by the broadcast,
+          // after it is stored.
           const encoder = startFrame(docName, MessageType.sync)
           syncProtocol.readSyncMessage(decoder, encoder, d.doc, this)
-          this.send(encoding.toUint8Array(encoder))
           const step1 = startFrame(docName, MessageType.sync)
           syncProtocol.writeSyncStep1(step1, d.doc)
+          await d.chain
+          this.send(encoding.toUint8Array(encoder))
           this.send(encoding.toUint8Array(step1))
           if (d.awareness && d.awareness.getStates().size > 0) {
             this.send(
@@ -524,7 +570,7 @@ export class CoreConnection {
           this.#reject(docName, 'this document is read-only for you')
           return
         }
-        if (d.conv) {
+        if (d.conv && this.#core._validate) {
           const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update)
           if (!verdict.ok) {
             this.#reject(docName, verdict.reason)

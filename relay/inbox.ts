@@ -32,18 +32,26 @@ export const inboxMap = (doc: Y.Doc): Y.Map<InboxEntry> => doc.getMap(INBOX_ROOT
 
 const PREVIEW = 140
 
+/** The inbox summary of one stamped message. */
+export const summaryOf = (conv: ConversationDocument, id: string): InboxLastMessage | null => {
+  const stamp = conv.stamps.get(id)
+  const m = conv.messages.get(id)
+  if (!stamp || !m) return null
+  const text = plaintextOf(conv.edits.get(id)?.content ?? m.content)
+  return { id, index: stamp.i, author: m.author, preview: text === null ? null : text.slice(0, PREVIEW), at: stamp.t }
+}
+
 /** The last message of a conversation, or null. O(messages): call on load, then track stamps incrementally. */
 export const lastMessageOf = (conv: ConversationDocument): InboxLastMessage | null => {
-  let best: InboxLastMessage | null = null
+  let best: string | null = null
+  let bestIndex = -1
   conv.stamps.forEach((stamp, id) => {
-    if (best && stamp.i <= best.index) return
-    const m = conv.messages.get(id)
-    if (!m) return
-    const edit = conv.edits.get(id)
-    const text = plaintextOf(edit?.content ?? m.content)
-    best = { id, index: stamp.i, author: m.author, preview: text === null ? null : text.slice(0, PREVIEW), at: stamp.t }
+    if (stamp.i > bestIndex && conv.messages.has(id)) {
+      best = id
+      bestIndex = stamp.i
+    }
   })
-  return best
+  return best === null ? null : summaryOf(conv, best)
 }
 
 /** The entry a conversation should have in its members' inboxes now. */

@@ -121,9 +121,64 @@ const check = (conv: ConversationDocument, docKey: string, identity: string, upd
     if (!structsOf) return null
     return structsOf[Y.findIndexSS(structsOf, clock)] ?? null
   }
+  // Every struct of the update per client, in clock order. An origin may sit anywhere in the update:
+  // Yjs writes clients by descending clientID, so a restarted device's new (larger) clientID comes
+  // before the older clientID whose items its own build on.
+  const inUpdate = new Map<number, Array<Y.Item | Y.GC | Y.Skip>>()
+  for (const s of structs) {
+    const list = inUpdate.get(s.id.client) ?? []
+    list.push(s)
+    inUpdate.set(s.id.client, list)
+  }
+  const itemInUpdate = (id: Y.ID): Y.Item | undefined => {
+    const list = inUpdate.get(id.client) ?? []
+    let lo = 0
+    let hi = list.length - 1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      const s = list[mid]!
+      if (id.clock < s.id.clock) hi = mid - 1
+      else if (id.clock >= s.id.clock + s.length) lo = mid + 1
+      else return s instanceof Y.Item ? s : undefined
+    }
+    return undefined
+  }
+  // Where an item of the update sits, following origins (iteratively: one key overwritten many
+  // times offline is a long chain), remembered so each item is resolved once.
+  const places = new Map<Y.Item, { root: string; key: string }>()
+  const placeOf = (start: Y.Item): { root: string; key: string } => {
+    const path = new Set<Y.Item>()
+    let item = start
+    let place: { root: string; key: string }
+    for (;;) {
+      const known = places.get(item)
+      if (known) {
+        place = known
+        break
+      }
+      if (typeof item.parent === 'string') {
+        if (item.parentSub === null) return refuse('only map keys are part of the schema')
+        place = { root: item.parent, key: item.parentSub }
+        break
+      }
+      if (item.parent !== null) return refuse('nested types are not part of the schema')
+      if (path.has(item)) return refuse('update references unknown structs')
+      path.add(item)
+      const id = (item.origin ?? item.rightOrigin ?? refuse('item without parent')) as Y.ID
+      const next = itemInUpdate(id)
+      if (!next) {
+        place = locate(id)
+        break
+      }
+      item = next
+    }
+    places.set(item, place)
+    for (const it of path) places.set(it, place)
+    return place
+  }
   const locate = (id: Y.ID): { root: string; key: string } => {
-    const mine = findInUpdate(id.client, id.clock)
-    if (mine) return { root: mine.root, key: mine.key }
+    const mine = itemInUpdate(id)
+    if (mine) return placeOf(mine)
     const item = findInStore(id.client, id.clock)
     if (!(item instanceof Y.Item)) return refuse('update references unknown structs')
     const root = rootNames.get(item.parent)
@@ -180,7 +235,9 @@ const check = (conv: ConversationDocument, docKey: string, identity: string, upd
       while (clock < end) {
         const mine = findInUpdate(client, clock)
         if (mine) {
-          deletions.push({ root: mine.root, key: mine.key, old: mine.values[mine.values.length - 1] ?? null })
+          // The writer's own struct from this very update (its creation was checked above): deleting
+          // it touches nothing anyone else wrote. It usually arrives with its content already gone
+          // (say, a message sent and removed offline), so there is no old value to judge it by.
           clock = mine.clock + mine.length
           continue
         }
@@ -302,7 +359,10 @@ const checkSemantics = (
       case ROOTS.edits: {
         if (deletedOnArrival) break
         const author = messageAuthor(it.key)
-        if (author === undefined) refuse('edit of an unknown message')
+        // An edit racing the message's removal (another device, a moderator) is a harmless orphan:
+        // the message is gone but its stamp stays. An edit of a message that never was is refused.
+        const orphan = author === undefined && conv.stamps.has(it.key)
+        if (author === undefined && !orphan) refuse('edit of an unknown message')
         for (const v of it.values) {
           const e = v as EditRecord
           if (!isPlainObject(e) || e.by !== identity || !isNumber(e.at)) refuse('malformed edit')
@@ -313,6 +373,10 @@ const checkSemantics = (
         }
         const e = last as EditRecord
         const me = after(identity)
+        if (orphan) {
+          if (!me) refuse('only participants may edit')
+          break
+        }
         if (author === identity) {
           if (!me || me.access !== 'ReadWrite') refuse('read-only participants may not edit')
         } else if (!(e.hidden === true && isModerator())) refuse('only the author may edit a message')

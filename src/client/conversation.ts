@@ -926,6 +926,14 @@ export class Conversation extends Emitter<ConversationEvents> {
     this._awareness.destroy()
     this.#log.destroy()
     this.clear()
+    // One last recompute for live subscriptions, so a conversation I no longer see turns null.
+    for (const l of [...this.#changeListeners]) {
+      try {
+        l()
+      } catch (e) {
+        this.#host.onError(e)
+      }
+    }
     this.#changeListeners.clear()
   }
 

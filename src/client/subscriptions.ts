@@ -82,15 +82,19 @@ const freeze = <T>(value: T): T => {
   return value
 }
 
+/** A list item's identity: `id` (conversations, messages) or `sid` (participants). */
+const keyOf = (v: unknown): unknown =>
+  v && typeof v === 'object' ? ((v as { id?: unknown }).id ?? (v as { sid?: unknown }).sid) : undefined
+
 /** Returns `prev` (or its parts) wherever `next` is structurally equal, so unchanged snapshots keep their identity. */
 const reuse = <T>(prev: T | null, next: T): T => {
   if (prev === null || prev === undefined) return next
   if (jsonEqual(prev, next)) return prev
   if (Array.isArray(prev) && Array.isArray(next)) {
     const byId = new Map<unknown, unknown>()
-    for (const p of prev) if (p && typeof p === 'object' && 'id' in p) byId.set((p as { id: unknown }).id, p)
+    for (const p of prev) if (keyOf(p) !== undefined) byId.set(keyOf(p), p)
     return next.map((n) => {
-      const id = n && typeof n === 'object' && 'id' in n ? (n as { id: unknown }).id : undefined
+      const id = keyOf(n)
       const p = id === undefined ? undefined : byId.get(id)
       return p !== undefined && jsonEqual(p, n) ? p : n
     }) as T

@@ -260,6 +260,8 @@ export class TestNetwork {
       storage: this.storage,
       now: this.#options.now,
       idleUnloadMs: 60_000,
+      // No timers inside the simulation: inbox activity is written at once.
+      inboxIntervalMs: 0,
       onError: (e) => this.errors.push(e),
     })
   }

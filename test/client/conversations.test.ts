@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Conversation, ConversationUpdateReason, LIMITS as Limits } from '../../src/index.js'
-import { LIMITS } from '../../src/index.js'
+import { type Conversation, type ConversationUpdateReason, LIMITS } from '../../src/index.js'
 import { expectCode, manualClock, record, useHarness, waitFor } from './helpers.js'
 
 const h = useHarness()
@@ -289,7 +288,12 @@ describe('metadata updates', () => {
       ['uniqueName', () => conv.updateUniqueName('u-1'), () => conv.uniqueName, 'u-1'],
       ['subject', () => conv.updateSubject('About things'), () => conv.subject, 'About things'],
       ['photoUrl', () => conv.updatePhotoUrl('https://x/y.png'), () => conv.photoUrl, 'https://x/y.png'],
-      ['welcomeMessages', () => conv.updateWelcomeMessages(['hi', 'there']), () => conv.welcomeMessages, ['hi', 'there']],
+      [
+        'welcomeMessages',
+        () => conv.updateWelcomeMessages(['hi', 'there']),
+        () => conv.welcomeMessages,
+        ['hi', 'there'],
+      ],
       ['state', () => conv.updateState('inactive'), () => conv.state.current, 'inactive'],
     ]
     for (const [reason, act, read, expected] of cases) {
@@ -420,9 +424,7 @@ describe('notification level', () => {
 describe('limits', () => {
   it('exposes the documented limits', async () => {
     const { conv } = await mine()
-    const limits: Pick<typeof Limits, 'messageBodyBytes' | 'attributesBytes' | 'contentBlocks' | 'distinctReactions'> =
-      conv.limits
-    expect(limits).toEqual({
+    expect(conv.limits).toEqual({
       messageBodyBytes: LIMITS.messageBodyBytes,
       attributesBytes: LIMITS.attributesBytes,
       contentBlocks: LIMITS.contentBlocks,

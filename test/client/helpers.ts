@@ -152,3 +152,43 @@ export const useHarness = () => {
   }
   return harness
 }
+
+/**
+ * A snapshot recorder for live subscriptions: pass `rec.push` as the callback, then
+ * `await rec.next(predicate)` for the first snapshot (already seen or still to come) that matches.
+ */
+export const snapshotRecorder = <T>() => {
+  const all: T[] = []
+  const waiters: Array<{ test: (s: T) => boolean; resolve: (s: T) => void }> = []
+  return {
+    all,
+    push: (snapshot: T) => {
+      all.push(snapshot)
+      for (const w of [...waiters]) {
+        if (w.test(snapshot)) {
+          waiters.splice(waiters.indexOf(w), 1)
+          w.resolve(snapshot)
+        }
+      }
+    },
+    /** The latest snapshot, or undefined. */
+    get last(): T | undefined {
+      return all.at(-1)
+    },
+    /** Resolves with the first snapshot after index `from` (default: any) that passes `test`. */
+    next(test: (s: T) => boolean, ms = 2_000, from = 0): Promise<T> {
+      const found = all.slice(from).find(test)
+      if (found !== undefined) return Promise.resolve(found)
+      return new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for a snapshot`)), ms)
+        waiters.push({
+          test,
+          resolve: (s) => {
+            clearTimeout(timer)
+            resolve(s)
+          },
+        })
+      })
+    },
+  }
+}

@@ -126,7 +126,10 @@ describe('sendMessage', () => {
     ['no body and no content', {}],
     ['null', null],
     ['empty content', { content: [] }],
-    ['too many blocks', { content: Array.from({ length: LIMITS.contentBlocks + 1 }, () => ({ type: 'text', text: 'x' })) }],
+    [
+      'too many blocks',
+      { content: Array.from({ length: LIMITS.contentBlocks + 1 }, () => ({ type: 'text', text: 'x' })) },
+    ],
     ['an unknown block type', { content: [{ type: 'video', url: 'x' }] }],
     ['a text block without text', { content: [{ type: 'text' }] }],
     ['latitude 91', { content: [{ type: 'location', latitude: 91, longitude: 0 }] }],
@@ -607,4 +610,3 @@ describe('messages from others', () => {
     expect(m.author).toBe('bob')
   })
 })
-

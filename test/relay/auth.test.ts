@@ -2,8 +2,9 @@
  * Authentication and access at the wire: bad tokens are closed with 4401/4403 before anything is
  * loaded or stored; a non-participant gets a permission-denied frame and none of the content.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+
 import * as encoding from 'lib0/encoding'
+import { afterEach, describe, expect, it } from 'vitest'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import type { Relay } from '../../relay/index.ts'
@@ -54,7 +55,11 @@ describe('relay: authentication', () => {
   afterEach(() => h.cleanup())
 
   const badTokens: Array<[string, () => Promise<string | null>, number]> = [
-    ['a token signed with the wrong secret', () => tokenFor('mallory', { secret: OTHER_SECRET }), CloseCode.unauthorized],
+    [
+      'a token signed with the wrong secret',
+      () => tokenFor('mallory', { secret: OTHER_SECRET }),
+      CloseCode.unauthorized,
+    ],
     ['an expired token', () => tokenFor('mallory', { expiresInSeconds: -60 }), CloseCode.tokenExpired],
     ['no token', async () => null, CloseCode.unauthorized],
     ['a garbage token', async () => 'not-a-jwt.at-all.!!', CloseCode.unauthorized],

@@ -46,7 +46,11 @@ const clientFrame = (payload: Uint8Array, opcode = 0x2): Buffer => {
  * the relay holds them before it has verified the token (token checks are asynchronous). Resolves
  * with the close code and reason the relay sent, or null if it sent none before the socket ended.
  */
-const pipelined = (relay: Relay, token: string, frames: Uint8Array[]): Promise<{ code: number; reason: string } | null> =>
+const pipelined = (
+  relay: Relay,
+  token: string,
+  frames: Uint8Array[],
+): Promise<{ code: number; reason: string } | null> =>
   new Promise((resolve, reject) => {
     const socket = connect(relay.port, '127.0.0.1')
     let buf = Buffer.alloc(0)
@@ -152,7 +156,10 @@ describe('relay: limits', () => {
     const relay = await h.relay({ limits: { maxDocumentsPerConnection: 8 } })
     const raw = await authenticatedRaw(h, relay, 'mallory') // 1 document
     for (let i = 1; i < 8; i++) raw.send(syncStep1Frame(`user/u${i}`))
-    await waitUntil(() => raw.frames.filter((f) => frameInfo(f)?.docName === 'user/u7').length > 0, 'eight documents open')
+    await waitUntil(
+      () => raw.frames.filter((f) => frameInfo(f)?.docName === 'user/u7').length > 0,
+      'eight documents open',
+    )
     expect(raw.ws.readyState).toBe(raw.ws.OPEN)
     raw.send(syncStep1Frame('user/one-too-many'))
     const closed = await deadline(raw.closed, 5_000, 'close')

@@ -59,7 +59,9 @@ describe('relay: removing a participant', () => {
     await conv.removeParticipant('bob')
     expect((await removed).sid).toBe(conv.sid)
     expect(deniedReason(await denied)).toMatch(/removed/)
-    const deniedAt = raw.frames.findIndex((f) => frameInfo(f)?.type === MessageType.auth && frameInfo(f)?.docName === docName)
+    const deniedAt = raw.frames.findIndex(
+      (f) => frameInfo(f)?.type === MessageType.auth && frameInfo(f)?.docName === docName,
+    )
 
     // Alice keeps talking; Carol hears it, Bob does not.
     const after = [await conv.sendMessage('after removal 1'), await conv.sendMessage('after removal 2')]
@@ -87,7 +89,11 @@ describe('relay: removing a participant', () => {
     raw.send(syncStep1Frame(docName))
     const again = await raw.next((f) => raw.frames.indexOf(f) >= before && frameInfo(f)?.docName === docName)
     expect(deniedReason(again)).toBe('not a participant')
-    expect(raw.frames.slice(before).filter((f) => frameInfo(f)?.type === MessageType.sync && frameInfo(f)?.docName === docName)).toEqual([])
+    expect(
+      raw.frames
+        .slice(before)
+        .filter((f) => frameInfo(f)?.type === MessageType.sync && frameInfo(f)?.docName === docName),
+    ).toEqual([])
     expect((await bob.getSubscribedConversations()).items).toHaveLength(0)
   })
 })

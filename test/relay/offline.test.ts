@@ -102,8 +102,14 @@ describe('relay: offline and back', () => {
     expect(new Set(after.map((m) => m.index)).size).toBe(10)
 
     // Offline edits, reads and reactions reached the other side.
-    await waitUntil(async () => (await bconv.getMessageBySid(early[0]!.sid)).body === 'a1 edited offline', 'bob sees alice’s offline edit')
-    await waitUntil(async () => (await conv.getMessageBySid(early[3]!.sid)).body === 'b2 edited offline', 'alice sees bob’s offline edit')
+    await waitUntil(
+      async () => (await bconv.getMessageBySid(early[0]!.sid)).body === 'a1 edited offline',
+      'bob sees alice’s offline edit',
+    )
+    await waitUntil(
+      async () => (await conv.getMessageBySid(early[3]!.sid)).body === 'b2 edited offline',
+      'alice sees bob’s offline edit',
+    )
     await waitUntil(
       async () => (await conv.getParticipantByIdentity('bob')).lastReadMessageIndex === lastDelivered,
       'alice sees bob’s offline read horizon',
@@ -198,7 +204,8 @@ describe('relay: offline and back', () => {
     const reopened = await alice2.getConversationBySid(conv.sid)
     expect(reopened.friendlyName).toBe('durable')
     const shown = await messagesOf(reopened)
-    const shownBody = (m: { sid: string; body: string | null }) => (m.sid === s1.sid ? 'sent 1 (edited offline)' : m.body)
+    const shownBody = (m: { sid: string; body: string | null }) =>
+      m.sid === s1.sid ? 'sent 1 (edited offline)' : m.body
     expect(shown.map((m) => [m.sid, m.index, m.body])).toEqual([
       ...delivered.map((m) => [m.sid, m.index, shownBody(m)]),
       [p1.sid, null, 'pending 1'],

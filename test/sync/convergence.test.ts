@@ -274,6 +274,32 @@ describe('concurrent offline changes of messages', () => {
     watch!.expectStable()
   })
 
+  it('a member who sends and deletes a message offline keeps every other offline change', async () => {
+    const r = await room(['alice', 'bob'])
+    const { alice, bob } = r.conv as Record<'alice' | 'bob', Conversation>
+    const [fromAlice] = await sendAll(alice, ['from alice'])
+    const [old] = await sendAll(bob, ['old'])
+    await r.net.settle()
+    expect((await bob.getParticipantByIdentity('bob')).role).toBe('member')
+    r.peers[1]!.link.partition()
+    await (await bob.getMessageBySid(old!.sid)).updateBody('old, edited')
+    const [oops, kept] = await sendAll(bob, ['oops', 'kept'])
+    await oops!.remove()
+    await (await bob.getMessageBySid(fromAlice!.sid)).react('👍')
+    await bob.advanceLastReadMessageIndex(fromAlice!.index!)
+    await r.net.settle()
+    r.peers[1]!.link.heal()
+    await r.net.settle()
+    expect(r.peers[1]!.client.connectionState).toBe('connected')
+    const view = await expectConverged(r.peers, r.sid, r.identities)
+    expectSequenced(view)
+    expect(view.messages.map((m) => m.body)).toEqual(['from alice', 'old, edited', 'kept'])
+    expect(view.messages[0]!.reactions).toEqual([{ emoji: '👍', users: ['bob'] }])
+    expect(view.horizons.bob!.index).toBe(fromAlice!.index)
+    expect(kept!.index).toBe(indexOf(view, kept!.sid))
+    watch!.expectStable()
+  })
+
   it('a reaction that reaches the relay after the delete does not bring the message back', async () => {
     const r = await room(['alice', 'bob'])
     const { alice, bob } = r.conv as Record<'alice' | 'bob', Conversation>

@@ -1,0 +1,47 @@
+/** Small helpers shared by the benchmarks: robust summaries and interleaved runs. */
+
+export interface Summary {
+  median: number
+  min: number
+  max: number
+  runs: number
+}
+
+export const summarize = (values: number[]): Summary => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+  return { median, min: sorted[0]!, max: sorted[sorted.length - 1]!, runs: values.length }
+}
+
+/** Percentile (0–100) of a sample, nearest rank. */
+export const percentile = (values: number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[rank]!
+}
+
+/**
+ * Runs each contender once per round, in turn (run 1 of each, then run 2, …), so drift in the
+ * machine's load hits all of them alike. Returns every contender's samples.
+ */
+export const interleave = async <K extends string>(
+  rounds: number,
+  contenders: Record<K, () => Promise<number>>,
+): Promise<Record<K, number[]>> => {
+  const out = {} as Record<K, number[]>
+  for (const k of Object.keys(contenders) as K[]) out[k] = []
+  for (let r = 0; r < rounds; r++) {
+    for (const k of Object.keys(contenders) as K[]) out[k].push(await contenders[k]())
+  }
+  return out
+}
+
+export const fmt = (n: number, digits = 2): string =>
+  Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(digits)
+
+export const row = (name: string, s: Summary, unit: string, baseline?: Summary): string =>
+  `| ${name} | ${fmt(s.median)} ${unit} | ${fmt(s.min)}–${fmt(s.max)} | ${baseline ? `${fmt(s.median / baseline.median)}×` : '1×'} |`
+
+/** Whether the suite runs in quick mode (CI: check that it works, numbers meaningless). */
+export const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1'

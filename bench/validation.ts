@@ -1,0 +1,113 @@
+/**
+ * Validation cost: relay CPU per update with write validation on and off.
+ *
+ * An honest author's updates (one message each, a few edits and reactions mixed in) are
+ * generated up front, then fed as wire frames through a relay core with an in-memory store.
+ * CPU time (user + system) from the first frame until everything is stored is measured.
+ */
+import * as encoding from 'lib0/encoding'
+import * as syncProtocol from 'y-protocols/sync'
+import * as Y from 'yjs'
+import { RelayCore } from '../relay/core.ts'
+import { participantSidFor } from '../src/ids.ts'
+import { ConversationDocument, reactionKey } from '../src/schema/layout.ts'
+import { MemoryStorage } from '../src/storage/memory.ts'
+import { MessageType, startFrame } from '../src/sync/protocol.ts'
+import { interleave, quick, row, summarize } from './stats.ts'
+
+const N = quick ? 200 : 5000
+const ROUNDS = quick ? 1 : 5
+const SID = 'CHbench'
+const NAME = `conv/${SID}`
+
+const frameOf = (update: Uint8Array): Uint8Array => {
+  const encoder = startFrame(NAME, MessageType.sync)
+  syncProtocol.writeUpdate(encoder, update)
+  return encoding.toUint8Array(encoder)
+}
+
+/** Frames an honest client would send: create + join, then N messages with some edits and reactions. */
+const generate = (): Uint8Array[] => {
+  const doc = new Y.Doc()
+  const conv = new ConversationDocument(doc)
+  const frames: Uint8Array[] = []
+  doc.on('update', (u: Uint8Array) => frames.push(frameOf(u)))
+  const now = Date.now()
+  doc.transact(() => {
+    conv.set('sid', SID, 'alice', now)
+    conv.set('createdBy', 'alice', 'alice', now)
+    conv.set('dateCreated', now, 'alice', now)
+    conv.participants.set('alice', {
+      sid: participantSidFor(SID, 'alice'),
+      identity: 'alice',
+      type: 'chat',
+      address: null,
+      proxyAddress: null,
+      attributes: {},
+      role: 'admin',
+      access: 'ReadWrite',
+      dateCreated: now,
+      dateUpdated: now,
+      addedBy: 'alice',
+      membership: 'm1',
+    })
+  })
+  for (let i = 0; i < N; i++) {
+    const id = `IM${i.toString(16).padStart(32, '0')}`
+    doc.transact(() =>
+      conv.messages.set(id, {
+        id,
+        author: 'alice',
+        participantSid: participantSidFor(SID, 'alice'),
+        content: [{ type: 'text', text: `message ${i} ${'x'.repeat(100)}` }],
+        attributes: {},
+        replyTo: null,
+        createdAt: now + i,
+      }),
+    )
+    if (i % 10 === 5) doc.transact(() => conv.reactions.set(reactionKey(id, 'alice', '👍'), now))
+    if (i % 20 === 7)
+      doc.transact(() =>
+        conv.edits.set(id, { content: [{ type: 'text', text: `edited ${i}` }], attributes: {}, by: 'alice', at: now }),
+      )
+  }
+  return frames
+}
+
+const run = async (frames: Uint8Array[], validate: boolean): Promise<number> => {
+  const core = new RelayCore({ storage: new MemoryStorage(), validate, idleUnloadMs: 60_000 })
+  const conn = core.connect('alice', { send() {}, close() {} })
+  const step1 = startFrame(NAME, MessageType.sync)
+  syncProtocol.writeSyncStep1(step1, new Y.Doc())
+  conn.receive(encoding.toUint8Array(step1))
+  await core.flush()
+  const before = process.cpuUsage()
+  for (const f of frames) conn.receive(f)
+  await conn.whenIdle()
+  await core.flush()
+  const used = process.cpuUsage(before)
+  await core.close()
+  return (used.user + used.system) / frames.length
+}
+
+export const benchValidation = async (): Promise<string> => {
+  const frames = generate()
+  await run(frames.slice(0, 50), true) // warm up
+  const samples = await interleave(ROUNDS, {
+    off: () => run(frames, false),
+    on: () => run(frames, true),
+  })
+  const off = summarize(samples.off)
+  const on = summarize(samples.on)
+  return [
+    `### Validation: relay CPU per update (${frames.length} updates, ${ROUNDS} interleaved runs)`,
+    '',
+    '| relay | median | min–max | ratio |',
+    '|---|---|---|---|',
+    row('validation off', off, 'µs'),
+    row('validation on', on, 'µs', off),
+    '',
+  ].join('\n')
+}
+
+if (import.meta.main) process.stdout.write(`${await benchValidation()}\n`)

@@ -1,0 +1,316 @@
+/**
+ * Shared setup of the security suites: a real relay on a real port, honest colloquy clients
+ * (alice, bob), an attacker on the raw wire protocol (mallory), and the checks every forgery test
+ * makes — the attacker was closed with 4422, the stored state did not change, the relay still
+ * serves. Everything opened through a `Scope` is closed by `scope.cleanup()` (call it in afterEach).
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { expect } from 'vitest'
+import * as Y from 'yjs'
+import { createRelay, type Relay, type RelayOptions, signToken } from '../../relay/index.ts'
+import { Client, type ClientOptions, type Conversation, type Message } from '../../src/index.ts'
+import { ROOTS } from '../../src/schema/layout.ts'
+import type { StorageAdapter } from '../../src/storage/adapter.ts'
+import { createMemoryStorage } from '../../src/storage/memory.ts'
+import { type Closed, RawClient } from './raw-client.ts'
+
+export const SECRET = 'security-suite-secret-0123456789abcdef-0123'
+export const UPDATE_REJECTED = 4422
+export const PROTOCOL_ERROR = 4400
+export const TOO_BIG = 1009
+export const FAST_BACKOFF = { baseMs: 20, maxMs: 200 }
+/** Every root a conversation document may hold, the relay's bindings included. */
+export const ALL_ROOTS = [...Object.values(ROOTS), 'clients']
+
+export const tokenFor = (identity: string): Promise<string> => signToken({ identity, secret: SECRET })
+
+// biome-ignore lint/suspicious/noExplicitAny: listeners of any emitter
+type AnyListener = (...args: any[]) => void
+interface Listenable {
+  on(event: string, listener: AnyListener): () => void
+}
+
+/** The first argument of the next `event` passing `predicate`; rejects after `ms`. Subscribe before acting. */
+export const waitFor = <T = unknown>(
+  emitter: Listenable,
+  event: string,
+  predicate: (arg: T) => boolean = () => true,
+  ms = 5_000,
+): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off()
+      reject(new Error(`timed out after ${ms} ms waiting for ${event}`))
+    }, ms)
+    const off = emitter.on(event, (arg: T) => {
+      if (!predicate(arg)) return
+      clearTimeout(timer)
+      off()
+      resolve(arg)
+    })
+  })
+
+/** Polls `condition` every 10 ms until it holds; rejects after `ms`. */
+export const waitUntil = async (condition: () => boolean | Promise<boolean>, what: string, ms = 5_000) => {
+  const end = Date.now() + ms
+  for (;;) {
+    if (await condition()) return
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting until ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/** Plain JSON of every root of a document (what a reader of it would see). */
+export const contentOf = (doc: Y.Doc): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const root of ALL_ROOTS) out[root] = doc.getMap(root).toJSON()
+  return out
+}
+
+/** The stored document `name`, rebuilt from the store's log. */
+export const storedDoc = async (storage: StorageAdapter, name: string): Promise<Y.Doc> => {
+  const doc = new Y.Doc()
+  for (const u of await storage.load(name)) Y.applyUpdate(doc, u)
+  return doc
+}
+
+/**
+ * Everything a reader can observe of the stored document and of the relay's live copy: content,
+ * state vector and delete set. Equal before and after an attack means nothing of it was applied.
+ */
+export const observedState = async (relay: Relay, storage: StorageAdapter, name: string) => {
+  await relay.core.flush()
+  const stored = await storedDoc(storage, name)
+  const live = (await relay.core._load(name)!).doc
+  const describe = (d: Y.Doc) => ({
+    content: contentOf(d),
+    stateVector: Object.fromEntries([...Y.decodeStateVector(Y.encodeStateVector(d))].sort((a, b) => a[0] - b[0])),
+    deleteSet: [...Y.createDeleteSetFromStructStore(d.store).clients]
+      .sort((a, b) => a[0] - b[0])
+      .map(([client, ranges]) => [client, ranges.map((r) => [r.clock, r.len])]),
+  })
+  const out = { stored: describe(stored), live: describe(live) }
+  stored.destroy()
+  return out
+}
+
+/** A TCP proxy in front of the relay: `cut()` drops every socket and refuses new ones until `restore()`. */
+export class TcpProxy {
+  readonly #server: Server
+  readonly #sockets = new Set<Socket>()
+  #online = true
+  port = 0
+
+  constructor(targetPort: number) {
+    this.#server = createServer((client) => {
+      if (!this.#online) {
+        client.destroy()
+        return
+      }
+      const upstream = tcpConnect(targetPort, '127.0.0.1')
+      this.#sockets.add(client)
+      this.#sockets.add(upstream)
+      const drop = () => {
+        client.destroy()
+        upstream.destroy()
+        this.#sockets.delete(client)
+        this.#sockets.delete(upstream)
+      }
+      client.on('error', drop).on('close', drop)
+      upstream.on('error', drop).on('close', drop)
+      client.pipe(upstream)
+      upstream.pipe(client)
+    })
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}`
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve) => {
+      this.#server.listen(0, '127.0.0.1', () => {
+        this.port = (this.#server.address() as { port: number }).port
+        resolve(this.port)
+      })
+    })
+  }
+
+  cut(): void {
+    this.#online = false
+    for (const s of this.#sockets) s.destroy()
+    this.#sockets.clear()
+  }
+
+  restore(): void {
+    this.#online = true
+  }
+
+  close(): Promise<void> {
+    this.cut()
+    return new Promise((resolve) => this.#server.close(() => resolve()))
+  }
+}
+
+/** Opens things and closes all of them, newest first. */
+export class Scope {
+  readonly #cleanups: Array<() => Promise<void> | void> = []
+
+  defer(fn: () => Promise<void> | void): void {
+    this.#cleanups.push(fn)
+  }
+
+  async relay(options: Partial<RelayOptions> = {}): Promise<{ relay: Relay; storage: StorageAdapter }> {
+    const storage = options.storage ?? createMemoryStorage()
+    const relay = await createRelay({ auth: { secret: SECRET }, storage, ...options })
+    this.defer(async () => {
+      await relay.close()
+      if (!options.storage) await storage.close()
+    })
+    await relay.listen(0)
+    return { relay, storage }
+  }
+
+  async client(identity: string, url: string, options: Partial<ClientOptions> = {}): Promise<Client> {
+    const client = await Client.create({ relayUrl: url, token: () => tokenFor(identity), backoff: FAST_BACKOFF, ...options })
+    this.defer(() => client.shutdown())
+    return client
+  }
+
+  async raw(url: string, identity: string, path = '/'): Promise<RawClient> {
+    const c = await RawClient.connect(url, await tokenFor(identity), path)
+    this.defer(() => c.close())
+    return c
+  }
+
+  async proxy(targetPort: number): Promise<TcpProxy> {
+    const p = new TcpProxy(targetPort)
+    this.defer(() => p.close())
+    await p.listen()
+    return p
+  }
+
+  tmpdir(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'colloquy-security-'))
+    this.defer(() => rmSync(dir, { recursive: true, force: true }))
+    return dir
+  }
+
+  async cleanup(): Promise<void> {
+    let first: unknown = null
+    for (const fn of this.#cleanups.splice(0).reverse()) {
+      try {
+        await fn()
+      } catch (error) {
+        first ??= error
+      }
+    }
+    if (first) throw first
+  }
+}
+
+/** The honest world of a forgery test: alice (admin, creator) and bob (member) talk through a relay. */
+export interface World {
+  relay: Relay
+  storage: StorageAdapter
+  alice: Client
+  bob: Client
+  conv: Conversation
+  bconv: Conversation
+  docName: string
+  /** alice's first message (sequenced, seen by bob), with bob's 👍 and alice's 🎉 on it. */
+  first: Message
+}
+
+/**
+ * Builds the honest world and adds `mallory` with `malloryAccess` (member, ReadWrite by default).
+ * Returns once everything is sequenced, stored and seen by bob.
+ */
+export const buildWorld = async (
+  scope: Scope,
+  options: { malloryAccess?: 'Read' | 'ReadWrite'; relay?: Partial<RelayOptions> } = {},
+): Promise<World> => {
+  const { relay, storage } = await scope.relay(options.relay)
+  const alice = await scope.client('alice', relay.url)
+  const bob = await scope.client('bob', relay.url)
+  const bobAdded = waitFor<Conversation>(bob, 'conversationAdded')
+  const conv = await alice.createConversation({ friendlyName: 'team', attributes: { topic: 'plans' }, join: true })
+  await conv.add('bob')
+  await conv.add('mallory', {}, { access: options.malloryAccess ?? 'ReadWrite' })
+  const bconv = await bobAdded
+  const bobGets = waitFor<Message>(bconv, 'messageAdded', (m) => m.body === 'hello from alice')
+  const first = await conv.sendMessage('hello from alice')
+  const bobsFirst = await bobGets
+  await waitUntil(() => first.index !== null && bobsFirst.index !== null, 'the first message is sequenced')
+  await bobsFirst.react('👍')
+  await first.react('🎉')
+  await conv.setUserNotificationLevel('muted')
+  await conv.advanceLastReadMessageIndex(first.index!)
+  await waitUntil(
+    () => first.reactions.length === 2 && bobsFirst.reactions.length === 2,
+    'both reactions reached both sides',
+  )
+  await waitUntil(
+    async () => (await bconv.getParticipantByIdentity('alice')).lastReadMessageIndex === first.index,
+    'bob sees alice’s read horizon',
+  )
+  await waitUntil(() => bconv._doc.participants.has('mallory'), 'bob sees mallory')
+  await relay.core.flush()
+  return { relay, storage, alice, bob, conv, bconv, docName: `conv/${conv.sid}`, first }
+}
+
+/** Mallory's raw connection with the conversation synced into her replica. */
+export const malloryIn = async (scope: Scope, w: World, identity = 'mallory'): Promise<RawClient> => {
+  const m = await scope.raw(w.relay.url, identity)
+  await m.sync(w.docName)
+  return m
+}
+
+/** The clientID the relay bound to `identity` in a document (the first one found). */
+export const boundClientOf = (doc: Y.Doc, identity: string): number => {
+  for (const [client, who] of doc.getMap<string>('clients')) if (who === identity) return Number(client)
+  throw new Error(`no clientID bound to ${identity}`)
+}
+
+/** The relay still serves: alice sends, bob receives it (sequenced). */
+export const assertStillServes = async (w: World, body: string): Promise<void> => {
+  const bobGets = waitFor<Message>(w.bconv, 'messageAdded', (m) => m.body === body)
+  const sent = await w.conv.sendMessage(body)
+  const got = await bobGets
+  await waitUntil(() => sent.index !== null && got.index !== null, `“${body}” is sequenced on both sides`)
+}
+
+/**
+ * The full check of one forgery: mallory's update is refused with 4422 naming `rule`, nothing of it
+ * is stored or live on the relay, the relay still serves, and `absent` holds on every honest view.
+ */
+export const expectRefused = async (
+  w: World,
+  mallory: RawClient,
+  send: () => void,
+  rule: string,
+  absent: (doc: Y.Doc) => boolean = () => true,
+): Promise<Closed> => {
+  const before = await observedState(w.relay, w.storage, w.docName)
+  send()
+  const closed = await mallory.waitClosed()
+  expect(closed.code).toBe(UPDATE_REJECTED)
+  expect(closed.reason.startsWith(`${w.docName}: `)).toBe(true)
+  expect(closed.reason).toContain(rule)
+  const after = await observedState(w.relay, w.storage, w.docName)
+  expect(after).toEqual(before)
+  await assertStillServes(w, `still serving after: ${rule}`)
+  const stored = await storedDoc(w.storage, w.docName)
+  try {
+    expect(absent(stored), 'the forged change is absent from the store').toBe(true)
+    expect(absent(w.conv._doc.doc), 'alice never saw the forged change').toBe(true)
+    expect(absent(w.bconv._doc.doc), 'bob never saw the forged change').toBe(true)
+  } finally {
+    stored.destroy()
+  }
+  return closed
+}
+
