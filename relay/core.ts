@@ -224,6 +224,7 @@ export class RelayCore {
       case 'conv': {
         const conv = d.conv!
         if (!conv.exists) return true
+        if (conv.get('deleted', false)) return false
         return conv.participants.has(identity) || conv.get('createdBy', '') === identity
       }
     }

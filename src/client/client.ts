@@ -656,8 +656,10 @@ export class Client extends Emitter<ClientEvents> {
     if (wasJoined && !joined) this.emit('conversationLeft', conversation)
     if (wasVisible && !visible) {
       this.emit('conversationRemoved', conversation)
-      // After the transaction that hid it: its update (my leave, a delete) must still be sent and stored.
-      queueMicrotask(() => void this.#forget(conversation.sid, true))
+      // Without a relay, drop it now (after the transaction that hid it is stored). With one, keep
+      // syncing until the relay refuses us the document: that is when it has applied the change
+      // (my own leave or delete, possibly written offline, or someone removing me).
+      if (!this.#sync) queueMicrotask(() => void this.#forget(conversation.sid, true))
     }
   }
 
@@ -675,7 +677,7 @@ export class Client extends Emitter<ClientEvents> {
     for (const off of t.offs) off()
     this.#sync?.remove(docNames.conversation(sid))
     t.sequencer?.destroy()
-    t.conversation._destroy()
+    t.conversation._destroy('removed')
     await t.persistence.destroy()
     this.#persistence.delete(t.persistence.doc)
     t.persistence.doc.destroy()

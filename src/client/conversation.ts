@@ -160,6 +160,7 @@ export class Conversation extends Emitter<ConversationEvents> {
   #visible = false
   #joined = false
   #destroyed = false
+  #destroyedBecause: 'shutdown' | 'removed' = 'shutdown'
   readonly #changeListeners = new Set<() => void>()
   #changeQueued = false
   /** `createdAt` of my newest message here (null until my first send); see `#nextCreatedAt`. */
@@ -919,9 +920,10 @@ export class Conversation extends Emitter<ConversationEvents> {
   }
 
   /** @internal */
-  _destroy(): void {
+  _destroy(reason: 'shutdown' | 'removed' = 'shutdown'): void {
     if (this.#destroyed) return
     this.#destroyed = true
+    this.#destroyedBecause = reason
     this.#typing.destroy()
     this._awareness.destroy()
     this.#log.destroy()
@@ -941,7 +943,10 @@ export class Conversation extends Emitter<ConversationEvents> {
 
   #assertUsable(): void {
     if (this.isDeleted) throw notFound(`Conversation ${this.sid} was deleted`)
-    if (this.#destroyed) throw new ColloquyError('CLOSED', 'the client was shut down')
+    if (this.#destroyed) {
+      if (this.#destroyedBecause === 'removed') throw forbidden('you no longer take part in this conversation')
+      throw new ColloquyError('CLOSED', 'the client was shut down')
+    }
   }
 
   #require(action: Parameters<typeof can>[2], what: string): void {
@@ -1170,6 +1175,7 @@ export class Conversation extends Emitter<ConversationEvents> {
           p.emit('updated', payload)
           this.emit('participantUpdated', payload)
         }
+        this.#receiptsChanged(identity, a?.index ?? null, b?.index ?? null)
       }
     })
 
@@ -1236,6 +1242,23 @@ export class Conversation extends Emitter<ConversationEvents> {
       for (const [key, change] of event.changes.keys) touched.add(this.#indexReaction(key, change.action !== 'delete'))
       for (const id of touched) this.#messageUpdated(id, ['reactions'])
     })
+  }
+
+  /**
+   * `identity`'s horizon moved from `from` to `to`: the receipts of the messages between changed.
+   * Only message objects the app holds get the event (a first read of a long history would
+   * otherwise emit once per message).
+   */
+  #receiptsChanged(identity: string, from: number | null, to: number | null): void {
+    if (this.#messages.size === 0 || !this.has('messageUpdated')) return
+    const lo = Math.min(from ?? -1, to ?? -1)
+    const hi = Math.max(from ?? -1, to ?? -1)
+    if (lo === hi) return
+    for (const m of [...this.#messages.values()]) {
+      const index = m.index
+      if (index === null || index <= lo || index > hi || m.author === identity || m.isRemoved) continue
+      this.#messageUpdated(m.sid, ['deliveryReceipt'])
+    }
   }
 
   #checkVisibility(): void {

@@ -123,10 +123,22 @@ export class LiveSubscription<T> {
   /** Set when the state is `error`. */
   error: unknown = null
 
-  /** @internal */
-  constructor(compute: () => T, subscribe: (listener: () => void) => () => void, emit: (snapshot: T) => void) {
+  readonly #extra: () => unknown
+  #lastExtra: unknown = undefined
+
+  /**
+   * @internal `extra` is a value delivered alongside the snapshot (a list's `loadedAll`): a change
+   * of it alone also calls back.
+   */
+  constructor(
+    compute: () => T,
+    subscribe: (listener: () => void) => () => void,
+    emit: (snapshot: T) => void,
+    extra: () => unknown = () => undefined,
+  ) {
     this.#compute = compute
     this.#emit = emit
+    this.#extra = extra
     this.connected = new Promise((resolve) => {
       this.#resolveConnected = resolve
     })
@@ -170,7 +182,9 @@ export class LiveSubscription<T> {
         return
       }
       const first = this.#state === 'pending'
-      if (!first && next === this.#latest) return
+      const extra = this.#extra()
+      if (!first && next === this.#latest && extra === this.#lastExtra) return
+      this.#lastExtra = extra
       this.#latest = next
       this.#state = 'active'
       this.#emit(next)
@@ -199,6 +213,7 @@ export class ListSubscription<T> extends LiveSubscription<readonly T[]> {
       () => compute(window.size),
       subscribe,
       (items) => emit(items, window.size >= window.total()),
+      () => window.size >= window.total(),
     )
     this.#window = window
   }
