@@ -183,6 +183,11 @@ export class TestNetwork {
     return l
   }
 
+  /** Every link handed out for `identity` (to partition or heal a client by name). */
+  links(identity: string): readonly TestLink[] {
+    return this.#links.get(identity) ?? []
+  }
+
   /** Frames waiting in the network. */
   get inFlight(): number {
     let n = this.#tasks.length
