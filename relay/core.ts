@@ -79,6 +79,8 @@ interface LoadedDoc {
   kicks: Set<string>
   /** Which connection publishes awareness under which clientID. */
   awarenessOwners: Map<number, CoreConnection>
+  /** Which identity published awareness under which clientID, kept while loaded (reconnects included). */
+  awarenessIdentities: Map<number, string>
   idleTimer: ReturnType<typeof setTimeout> | null
   inboxDirty: boolean
   inboxTimer: ReturnType<typeof setTimeout> | null
@@ -304,6 +306,7 @@ export class RelayCore {
       last: null,
       kicks: new Set(),
       awarenessOwners: new Map(),
+      awarenessIdentities: new Map(),
       idleTimer: null,
       inboxDirty: false,
       inboxTimer: null,
@@ -612,7 +615,17 @@ export class CoreConnection {
           decoding.readVarUint(dec)
           const state = JSON.parse(decoding.readVarString(dec)) as unknown
           const owner = d.awareness.clientID === clientID ? null : d.awarenessOwners.get(clientID)
-          if (d.awareness.clientID === clientID || (owner !== undefined && owner !== this)) {
+          // A clientID stays its identity's while the document is loaded, across reconnects, and one
+          // bound to someone's writes is theirs before they publish: claimed by another while they
+          // are away, it would get their own typing refused.
+          const holder =
+            d.awarenessIdentities.get(clientID) ??
+            (d.conv ? d.doc.getMap<string>(CLIENTS_ROOT).get(String(clientID)) : undefined)
+          if (
+            owner === null ||
+            (owner !== undefined && owner.identity !== this.identity) ||
+            (holder !== undefined && holder !== this.identity)
+          ) {
             this.#reject(docName, 'awareness for a client id that is not yours')
             return
           }
@@ -623,8 +636,12 @@ export class CoreConnection {
           claimed.push(clientID)
         }
         for (const clientID of claimed) {
+          // The same identity on a new connection (its old one not closed yet) takes the clientID over.
+          const previous = d.awarenessOwners.get(clientID)
+          if (previous && previous !== this) d.subscribers.get(previous)?.delete(clientID)
           own?.add(clientID)
           d.awarenessOwners.set(clientID, this)
+          d.awarenessIdentities.set(clientID, this.identity)
         }
         awarenessProtocol.applyAwarenessUpdate(d.awareness, update, this)
         return

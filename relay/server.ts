@@ -226,7 +226,10 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       if (s.expiryTimer) clearTimeout(s.expiryTimer)
       s.conn?.closed()
     })
-    ws.on('error', () => {})
+    ws.on('error', (error: Error & { code?: string }) => {
+      // ws closes with 1009 by itself; count it.
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') metrics.reject('frame_size')
+    })
 
     const token = tokenFrom(req, url)
     if (!token) {

@@ -186,8 +186,14 @@ const check = (conv: ConversationDocument, docKey: string, identity: string, upd
     return { root, key: item.parentSub }
   }
 
+  // Deletions an update makes without naming them: an item that arrives deleted still becomes its key's
+  // newest entry, and Yjs deletes the key's live value when it integrates it.
+  const implicit: Deletion[] = []
   for (const struct of structs) {
     if (struct instanceof Y.Skip) refuse('update has gaps')
+    // Yjs never writes an empty struct, yet integrates one found at the writer's clock (which the
+    // repeat check below would skip): as a key's newest entry it would delete the key's value unchecked.
+    if (struct.length <= 0) refuse('empty structs are not part of the schema')
     const { client, clock } = struct.id
     const known = running.get(client) ?? Y.getState(store, client)
     if (clock > known) refuse('update references unknown structs')
@@ -216,10 +222,27 @@ const check = (conv: ConversationDocument, docKey: string, identity: string, upd
       key = at.key
     }
     if (!KNOWN_ROOTS.has(root!)) refuse(`unknown root ${root!}`)
+    if (clock < known) {
+      // Yjs integrates only the new tail, right after the writer's struct at `known - 1`, whatever
+      // origin the item claims (and deletes that struct if it lands as a key's newest entry): the
+      // struct it continues must sit under the same key.
+      const at = known - 1
+      let prev: { root: string; key: string } | undefined
+      if (at < Y.getState(store, client)) {
+        const before = findInStore(client, at)
+        const name = before instanceof Y.Item ? rootNames.get(before.parent) : undefined
+        if (before instanceof Y.Item && name !== undefined && before.parentSub !== null)
+          prev = { root: name, key: before.parentSub }
+      } else prev = findInUpdate(client, at)
+      if (prev?.root !== root! || prev.key !== key!) refuse('update overlaps structs it does not continue')
+    }
     let values: unknown[]
     if (item.content instanceof Y.ContentAny) values = item.content.arr
-    else if (item.content instanceof Y.ContentDeleted) values = []
-    else refuse('only plain JSON values are part of the schema')
+    else if (item.content instanceof Y.ContentDeleted) {
+      values = []
+      const live = doc.share.get(root!) as Y.Map<unknown> | undefined
+      if (live?.has(key!)) implicit.push({ root: root!, key: key!, old: live.get(key!) ?? null })
+    } else refuse('only plain JSON values are part of the schema')
     const entry: NewItem = { client, clock, length: item.length, root: root!, key: key!, values: values! }
     const list = own.get(client) ?? []
     list.push(entry)
@@ -254,7 +277,7 @@ const check = (conv: ConversationDocument, docKey: string, identity: string, upd
     }
   }
 
-  checkSemantics(conv, docKey, identity, created, deletions)
+  checkSemantics(conv, docKey, identity, created, [...deletions, ...implicit])
   return [...newClients]
 }
 
@@ -301,6 +324,8 @@ const checkSemantics = (
     if (deletedParticipants.has(who)) return undefined
     return before(who)
   }
+  // An offline backlog may write and then leave in one update: membership before or after counts.
+  const member = (): ParticipantRecord | undefined => before(identity) ?? after(identity)
   const newMessages = latest(ROOTS.messages)
   const messageAuthor = (id: string): string | undefined =>
     (newMessages.get(id) as MessageRecord | undefined)?.author ?? conv.messages.get(id)?.author
@@ -348,7 +373,7 @@ const checkSemantics = (
       }
       case ROOTS.messages: {
         if (deletedOnArrival) break
-        const me = after(identity)
+        const me = member()
         if (!me) refuse('only participants may send')
         if (me!.access !== 'ReadWrite') refuse('read-only participants may not send')
         if (conv.get('state', 'active') === 'closed') refuse('the conversation is closed')
@@ -372,7 +397,7 @@ const checkSemantics = (
             checkValue(() => checkAttributes(e.attributes, LIMITS.attributesBytes), 'invalid attributes')
         }
         const e = last as EditRecord
-        const me = after(identity)
+        const me = member()
         if (orphan) {
           if (!me) refuse('only participants may edit')
           break
@@ -387,7 +412,7 @@ const checkSemantics = (
         if (who !== identity) refuse('reactions are per person: not yours')
         checkValue(() => checkEmoji(emoji), 'invalid emoji')
         if (deletedOnArrival) break
-        if (!after(identity)) refuse('only participants may react')
+        if (!member()) refuse('only participants may react')
         // A reaction racing the message's removal is a harmless orphan: no reason to refuse it.
         void messageId
         for (const v of it.values) if (!isNumber(v)) refuse('malformed reaction')
@@ -397,7 +422,7 @@ const checkSemantics = (
         if (!it.key.startsWith(`${identity}\n`) || it.key.indexOf('\n', identity.length + 1) !== -1)
           refuse('read state is per person: not yours')
         if (deletedOnArrival) break
-        if (!after(identity)) refuse('only participants have read state')
+        if (!member()) refuse('only participants have read state')
         for (const v of it.values) {
           const s = v as { epoch?: unknown; index?: unknown; at?: unknown; m?: unknown }
           if (
@@ -415,7 +440,7 @@ const checkSemantics = (
         const field = it.key.startsWith(`${identity}\n`) ? it.key.slice(identity.length + 1) : null
         if (field !== 'notificationLevel' && field !== 'markedUnread') refuse('preferences are per person: not yours')
         if (deletedOnArrival) break
-        if (!after(identity)) refuse('only participants have preferences')
+        if (!member()) refuse('only participants have preferences')
         for (const v of it.values) {
           if (field === 'notificationLevel' && !NOTIFICATION_LEVELS.includes(v as never))
             refuse('invalid notification level')

@@ -1,3 +1,5 @@
+import { cryptoRandom, type RandomSource } from './runtime.ts'
+
 /** A conversation's id. Branded so it cannot be passed where a message id is expected. */
 export type ConversationSid = string & { readonly __brand: 'ConversationSid' }
 /** A message's id, unique across every conversation. */
@@ -8,10 +10,11 @@ export type ParticipantSid = string & { readonly __brand: 'ParticipantSid' }
 const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
 
 /** 128 random bits as hex, from the platform's CSPRNG (ids must not collide across offline devices). */
-export const randomHex = (bytes = 16): string => hex(crypto.getRandomValues(new Uint8Array(bytes)))
+export const randomHex = (bytes = 16, random: RandomSource = cryptoRandom): string => hex(random(new Uint8Array(bytes)))
 
-export const newConversationSid = (): ConversationSid => `CH${randomHex()}` as ConversationSid
-export const newMessageSid = (): MessageSid => `IM${randomHex()}` as MessageSid
+export const newConversationSid = (random?: RandomSource): ConversationSid =>
+  `CH${randomHex(16, random)}` as ConversationSid
+export const newMessageSid = (random?: RandomSource): MessageSid => `IM${randomHex(16, random)}` as MessageSid
 
 /**
  * FNV-1a over UTF-16 code units, 64 bits as two 32-bit lanes. Used to derive a participant sid from

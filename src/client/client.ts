@@ -4,8 +4,9 @@ import { ColloquyError, invalidArgument, notFound } from '../errors.ts'
 import { Emitter } from '../events.ts'
 import { type ConversationSid, newConversationSid } from '../ids.ts'
 import { LOCAL_ORIGIN } from '../origins.ts'
+import { defaultRuntime, newDoc, type Runtime } from '../runtime.ts'
 import { checkAttributes, type JsonObject } from '../schema/json.ts'
-import { ConversationDocument, type ConversationStateName, docNames } from '../schema/layout.ts'
+import { ConversationDocument, type ConversationStateName, docNames, type MessageRecord } from '../schema/layout.ts'
 import { DEFAULT_TYPING_TIMEOUT, LIMITS } from '../schema/limits.ts'
 import { Sequencer } from '../schema/sequencer.ts'
 import {
@@ -66,6 +67,11 @@ export interface ClientOptions {
   now?: () => number
   /** Reconnect backoff (base 250 ms doubling to 10 s, full jitter). */
   backoff?: Partial<BackoffOptions>
+  /**
+   * Timers and randomness (ids, Yjs clientIDs). For deterministic simulations only
+   * (`colloquy/testing`); apps leave it unset.
+   */
+  runtime?: Partial<Runtime>
 }
 
 /** What to create. */
@@ -156,6 +162,7 @@ export class Client extends Emitter<ClientEvents> {
   readonly #storage: StorageAdapter
   readonly #ownsStorage: boolean
   readonly #now: () => number
+  readonly #runtime: Runtime
   readonly #typingTimeout: number
   readonly #sync: SyncClient | null
   readonly #persistence = new Map<Y.Doc, DocPersistence>()
@@ -182,10 +189,11 @@ export class Client extends Emitter<ClientEvents> {
     this.#storage = storage
     this.#ownsStorage = ownsStorage
     this.#now = options.now ?? Date.now
+    this.#runtime = { ...defaultRuntime, ...options.runtime }
     this.#typingTimeout = options.typingTimeout ?? DEFAULT_TYPING_TIMEOUT
     this.#local = docs.local
     this.#inbox = docs.inbox
-    this.#sync = options.transport ? new SyncClient(options.transport, options.backoff) : null
+    this.#sync = options.transport ? new SyncClient(options.transport, options.backoff, this.#runtime.scheduler) : null
     this.user = this.#newUser(identity, docs.me, this.#presenceFor(docs.me))
     this.#users.set(identity, Promise.resolve(this.user))
     if (this.#sync) {
@@ -218,8 +226,9 @@ export class Client extends Emitter<ClientEvents> {
     }
     if (options.typingTimeout !== undefined) checkCount(options.typingTimeout, 3_600_000, 'typingTimeout')
     const storage = options.storage ?? new MemoryStorage()
+    const runtime: Runtime = { ...defaultRuntime, ...options.runtime }
     const open = async (name: string): Promise<[Y.Doc, DocPersistence]> => {
-      const doc = new Y.Doc()
+      const doc = newDoc(runtime)
       return [doc, await DocPersistence.open(doc, name, storage)]
     }
     const [local, pLocal] = await open(docNames.local(identity))
@@ -252,19 +261,36 @@ export class Client extends Emitter<ClientEvents> {
     client.#persistence.set(local, pLocal)
     client.#persistence.set(inbox, pInbox)
     client.#persistence.set(me, pMe)
-    const sids = new Set<string>([...client.#localList().keys(), ...client.#inboxList().keys()])
+    const sids = new Set<string>([
+      ...client.#localList().keys(),
+      ...client.#inboxList().keys(),
+      ...client.#unsentList().keys(),
+    ])
     await Promise.all([...sids].map((sid) => client.#open(sid)))
     client.#inboxList().observe((event) => {
       for (const [sid, change] of event.changes.keys) {
         if (change.action === 'add' && !client.#conversations.has(sid)) void client.#open(sid)
       }
     })
+    for (const sid of client.#unsentList().keys()) {
+      void client.#resendUnsent(sid, 'refused before a restart').catch((e) => client.emit('error', e))
+    }
     if (client.#sync) {
       client.#sync.add(docNames.inbox(identity), inbox, null)
       client.#sync.add(docNames.user(identity), me, client.user._awareness)
       client.#sync.start()
     }
     return client
+  }
+
+  /** @internal Every tracked conversation, visible or not (simulation checks). */
+  _peekAll(): Conversation[] {
+    return [...this.#conversations.values()].map((t) => t.conversation)
+  }
+
+  /** @internal A tracked conversation, visible or not (simulation checks). */
+  _peek(sid: string): Conversation | null {
+    return this.#conversations.get(sid)?.conversation ?? null
   }
 
   /** @internal */
@@ -325,8 +351,8 @@ export class Client extends Emitter<ClientEvents> {
     const state = checkOneOf(options.state ?? 'active', STATES, 'state')
     const welcomeMessages = options.welcomeMessages === undefined ? null : checkWelcomeMessages(options.welcomeMessages)
     if (uniqueName !== null) this.#checkUniqueName(uniqueName, '')
-    const sid = newConversationSid()
-    const doc = new Y.Doc()
+    const sid = newConversationSid(this.#runtime.random)
+    const doc = newDoc(this.#runtime)
     const persistence = await DocPersistence.open(doc, docNames.conversation(sid), this.#storage)
     const me = this.#identity
     const now = this.#now()
@@ -387,7 +413,7 @@ export class Client extends Emitter<ClientEvents> {
     let p = this.#users.get(who)
     if (!p) {
       p = (async () => {
-        const doc = new Y.Doc()
+        const doc = newDoc(this.#runtime)
         const persistence = await DocPersistence.open(doc, docNames.user(who), this.#storage)
         this.#persistence.set(doc, persistence)
         const awareness = this.#presenceFor(doc)
@@ -541,19 +567,38 @@ export class Client extends Emitter<ClientEvents> {
     }
     const retries = (this.#rejections.get(sid) ?? 0) + 1
     this.#rejections.set(sid, retries)
-    const pending = retries > 3 ? [] : t.conversation._pendingRecords()
+    const pending = t.conversation._pendingRecords()
     this.#sync?.remove(name)
     void (async () => {
+      // Set my unsent messages aside durably before the refused copy is dropped: re-sent after the
+      // resync (even after a restart), or reported when the relay denies the conversation.
+      if (retries <= 3) {
+        const kept = this.#unsentList().get(sid) ?? []
+        Y.transact(this.#local, () => this.#unsentList().set(sid, [...kept, ...pending]), LOCAL_ORIGIN)
+        await this.#persist(this.#local)
+      }
       await this.#forget(sid, true, false)
-      const fresh = await this.#open(sid)
-      if (!fresh || this.#shutdown) return
-      await this.#sync?.channel(name)?.whenSynced()
-      const dropped: string[] = []
-      for (const record of pending) if (!(await fresh.conversation._resend(record))) dropped.push(record.id)
-      const error = new ColloquyError('REJECTED', `the relay refused a change to conversation ${sid}: ${reason}`)
-      Object.assign(error, { conversationSid: sid, droppedMessages: dropped })
-      this.emit('error', error)
+      await this.#open(sid)
+      await this.#resendUnsent(sid, reason, retries > 3 ? pending.map((m) => m.id) : [])
     })().catch((e) => this.emit('error', e))
+  }
+
+  #unsentList(): Y.Map<MessageRecord[]> {
+    return this.#local.getMap('unsent')
+  }
+
+  /** Once the fresh copy of `sid` is synced, writes the set-aside messages again and reports what could not be. */
+  async #resendUnsent(sid: string, reason: string, alreadyDropped: string[] = []): Promise<void> {
+    const t = this.#conversations.get(sid)
+    if (!t || this.#shutdown) return
+    await this.#sync?.channel(docNames.conversation(sid))?.whenSynced()
+    const kept = this.#unsentList().get(sid)
+    if (kept === undefined || this.#shutdown) return
+    const dropped = [...alreadyDropped]
+    for (const record of kept) if (!(await t.conversation._resend(record))) dropped.push(record.id)
+    Y.transact(this.#local, () => this.#unsentList().delete(sid), LOCAL_ORIGIN)
+    const error = new ColloquyError('REJECTED', `the relay refused a change to conversation ${sid}: ${reason}`)
+    this.emit('error', Object.assign(error, { conversationSid: sid, droppedMessages: dropped }))
   }
 
   #closedByRelay(code: number, reason: string): void {
@@ -593,7 +638,7 @@ export class Client extends Emitter<ClientEvents> {
     const pending = this.#opening.get(sid)
     if (pending) return pending
     const p = (async () => {
-      const doc = new Y.Doc()
+      const doc = newDoc(this.#runtime)
       const persistence = await DocPersistence.open(doc, docNames.conversation(sid), this.#storage)
       if (this.#shutdown) return null
       return this.#track(sid as ConversationSid, doc, persistence)
@@ -608,6 +653,7 @@ export class Client extends Emitter<ClientEvents> {
     const conversation: Conversation = new Conversation(sid, doc, {
       identity: this.#identity,
       typingTimeout: this.#typingTimeout,
+      runtime: this.#runtime,
       now: () => this.#now(),
       persist: (d) => this.#persist(d),
       user: (identity) => this.getUser(identity),
@@ -687,17 +733,31 @@ export class Client extends Emitter<ClientEvents> {
     if (removeStored) await this.#storage.remove(docNames.conversation(sid)).catch((e) => this.emit('error', e))
   }
 
-  #denied(name: string, _reason: string): void {
+  /**
+   * The relay refuses me a conversation (I was removed, it was deleted, or I never belonged).
+   * Messages I wrote there that never reached it cannot be delivered any more: they are reported
+   * in an `error` event (`FORBIDDEN`, with `droppedMessages`), never dropped silently.
+   */
+  #denied(name: string, reason: string): void {
     if (!name.startsWith('conv/')) return
     const sid = name.slice('conv/'.length)
     const t = this.#conversations.get(sid)
     if (!t) return
+    const unsent = [...(this.#unsentList().get(sid) ?? []), ...t.conversation._pendingRecords()].map((m) => m.id)
+    if (this.#unsentList().has(sid)) Y.transact(this.#local, () => this.#unsentList().delete(sid), LOCAL_ORIGIN)
     if (t.visible) {
       t.visible = false
       t.joined = false
       this.emit('conversationRemoved', t.conversation)
     }
     void this.#forget(sid, true)
+    if (unsent.length > 0) {
+      const error = new ColloquyError(
+        'FORBIDDEN',
+        `conversation ${sid} is no longer available (${reason}); ${unsent.length} unsent message(s) were dropped`,
+      )
+      this.emit('error', Object.assign(error, { conversationSid: sid, droppedMessages: unsent }))
+    }
   }
 
   #claims(): Map<string, string> {

@@ -4,6 +4,7 @@ import { ColloquyError, forbidden, invalidArgument, notFound } from '../errors.t
 import { Emitter } from '../events.ts'
 import { type ConversationSid, newMessageSid, participantSidFor, randomHex } from '../ids.ts'
 import { LOCAL_ORIGIN } from '../origins.ts'
+import type { Runtime } from '../runtime.ts'
 import { type ContentBlock, checkContent } from '../schema/content.ts'
 import { applyPatch, checkAttributes, type JsonObject } from '../schema/json.ts'
 import {
@@ -128,6 +129,7 @@ export interface ConversationState {
 export interface ConversationHost {
   readonly identity: string
   readonly typingTimeout: number
+  readonly runtime: Runtime
   now(): number
   persist(doc: Y.Doc): Promise<void>
   user(identity: string): Promise<User>
@@ -175,10 +177,17 @@ export class Conversation extends Emitter<ConversationEvents> {
     this._awareness = new Awareness(doc)
     this.#log = new MessageLog(this._doc)
     for (const key of this._doc.reactions.keys()) this.#indexReaction(key, true)
-    this.#typing = new TypingTracker(this._awareness, host.identity, host.typingTimeout, () => host.now(), {
-      started: (identity) => this.#typingChanged(identity, true),
-      ended: (identity) => this.#typingChanged(identity, false),
-    })
+    this.#typing = new TypingTracker(
+      this._awareness,
+      host.identity,
+      host.typingTimeout,
+      () => host.now(),
+      {
+        started: (identity) => this.#typingChanged(identity, true),
+        ended: (identity) => this.#typingChanged(identity, false),
+      },
+      host.runtime.scheduler,
+    )
     this.#visible = this.#computeVisible()
     this.#joined = this.#computeJoined()
     this.#observe()
@@ -443,7 +452,7 @@ export class Conversation extends Emitter<ConversationEvents> {
     if (!this._doc.participants.has(me)) throw forbidden('you are not a participant of this conversation')
     this.#require('send', 'send messages here (read-only access)')
     const record: MessageRecord = {
-      id: newMessageSid(),
+      id: newMessageSid(this.#host.runtime.random),
       author: me,
       participantSid: this._doc.participants.get(me)?.sid ?? null,
       content,
@@ -1007,7 +1016,7 @@ export class Conversation extends Emitter<ConversationEvents> {
       dateCreated: now,
       dateUpdated: now,
       addedBy: this.#host.identity,
-      membership: randomHex(8),
+      membership: randomHex(8, this.#host.runtime.random),
     })
   }
 

@@ -1,4 +1,5 @@
 import type { Awareness } from 'y-protocols/awareness'
+import { type Scheduler, systemScheduler } from '../runtime.ts'
 
 /** The awareness state a typing client publishes. Absent (null state) when not typing. */
 export interface TypingState {
@@ -13,7 +14,7 @@ export interface TypingEvents {
 
 interface Remote {
   since: number
-  timer: ReturnType<typeof setTimeout>
+  timer: unknown
 }
 
 /**
@@ -25,17 +26,26 @@ interface Remote {
  */
 export class TypingTracker {
   readonly #awareness: Awareness
+  readonly #scheduler: Scheduler
   readonly #me: string
   readonly #timeout: number
   readonly #now: () => number
   readonly #events: TypingEvents
   readonly #remote = new Map<string, Remote>()
   readonly #clients = new Map<number, string>()
-  #localTimer: ReturnType<typeof setTimeout> | null = null
+  #localTimer: unknown = null
   #lastSent = 0
   readonly #onUpdate: (change: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => void
 
-  constructor(awareness: Awareness, me: string, timeout: number, now: () => number, events: TypingEvents) {
+  constructor(
+    awareness: Awareness,
+    me: string,
+    timeout: number,
+    now: () => number,
+    events: TypingEvents,
+    scheduler: Scheduler = systemScheduler,
+  ) {
+    this.#scheduler = scheduler
     this.#awareness = awareness
     this.#me = me
     this.#timeout = timeout
@@ -67,13 +77,13 @@ export class TypingTracker {
       this.#lastSent = now
       this.#setLocal({ identity: this.#me, typing: true })
     }
-    if (this.#localTimer) clearTimeout(this.#localTimer)
-    this.#localTimer = setTimeout(() => this.stop(), this.#timeout)
+    if (this.#localTimer !== null) this.#scheduler.clearTimeout(this.#localTimer)
+    this.#localTimer = this.#scheduler.setTimeout(() => this.stop(), this.#timeout)
   }
 
   /** I stopped typing (timer, or I sent a message). */
   stop(): void {
-    if (this.#localTimer) clearTimeout(this.#localTimer)
+    if (this.#localTimer !== null) this.#scheduler.clearTimeout(this.#localTimer)
     this.#localTimer = null
     if (this.#awareness.getLocalState() !== null) this.#setLocal(null)
   }
@@ -82,7 +92,7 @@ export class TypingTracker {
   endFor(identity: string): void {
     const r = this.#remote.get(identity)
     if (!r) return
-    clearTimeout(r.timer)
+    this.#scheduler.clearTimeout(r.timer)
     this.#remote.delete(identity)
     this.#events.ended(identity)
   }
@@ -90,7 +100,7 @@ export class TypingTracker {
   destroy(): void {
     this.stop()
     this.#awareness.off('update', this.#onUpdate)
-    for (const r of this.#remote.values()) clearTimeout(r.timer)
+    for (const r of this.#remote.values()) this.#scheduler.clearTimeout(r.timer)
     this.#remote.clear()
   }
 
@@ -108,8 +118,8 @@ export class TypingTracker {
         this.#clients.set(clientID, s.identity)
         const identity = s.identity
         const existing = this.#remote.get(identity)
-        if (existing) clearTimeout(existing.timer)
-        const timer = setTimeout(() => this.endFor(identity), this.#timeout + 1000)
+        if (existing) this.#scheduler.clearTimeout(existing.timer)
+        const timer = this.#scheduler.setTimeout(() => this.endFor(identity), this.#timeout + 1000)
         this.#remote.set(identity, { since: existing?.since ?? this.#now(), timer })
         if (!existing) this.#events.started(identity)
       } else {

@@ -1,6 +1,7 @@
 import type * as awarenessProtocol from 'y-protocols/awareness'
 import type * as Y from 'yjs'
 import { Emitter } from '../events.ts'
+import { type Scheduler, systemScheduler } from '../runtime.ts'
 import { DocChannel } from './channel.ts'
 import { readFrame } from './protocol.ts'
 import { CloseCode, type Transport, type TransportSocket } from './transport.ts'
@@ -37,12 +38,15 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   #open = false
   #state: ConnectionState = 'disconnected'
   #attempt = 0
-  #timer: ReturnType<typeof setTimeout> | null = null
+  #timer: unknown = null
   #stopped = false
   #offReachable: (() => void) | null = null
 
-  constructor(transport: Transport, backoff: Partial<BackoffOptions> = {}) {
+  readonly #scheduler: Scheduler
+
+  constructor(transport: Transport, backoff: Partial<BackoffOptions> = {}, scheduler: Scheduler = systemScheduler) {
     super()
+    this.#scheduler = scheduler
     this.#transport = transport
     this.#backoff = { baseMs: 250, maxMs: 10_000, random: Math.random, ...backoff }
     this.#offReachable =
@@ -105,7 +109,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   stop(): void {
     this.#stopped = true
     this.#offReachable?.()
-    if (this.#timer) clearTimeout(this.#timer)
+    if (this.#timer !== null) this.#scheduler.clearTimeout(this.#timer)
     this.#timer = null
     const socket = this.#socket
     this.#socket = null
@@ -124,7 +128,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   }
 
   #connectNow(): void {
-    if (this.#timer) clearTimeout(this.#timer)
+    if (this.#timer !== null) this.#scheduler.clearTimeout(this.#timer)
     this.#timer = null
     this.#setState('connecting')
     let socket: TransportSocket | null = null
@@ -191,7 +195,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     const { baseMs, maxMs, random } = this.#backoff
     const delay = Math.min(maxMs, baseMs * 2 ** this.#attempt) * random()
     this.#attempt++
-    this.#timer = setTimeout(() => {
+    this.#timer = this.#scheduler.setTimeout(() => {
       this.#timer = null
       if (!this.#stopped && !this.#socket) this.#connectNow()
     }, delay)

@@ -3,4 +3,15 @@
  * suite every storage adapter must pass.
  */
 export { createTestNetwork, TestLink, TestNetwork, type TestNetworkOptions } from './network.ts'
+export {
+  generateSchedule,
+  type Operation,
+  type SimulatedDevice,
+  type SimulationOptions,
+  type SimulationReport,
+  seededRandom,
+  shrink,
+  simulate,
+  VirtualClock,
+} from './simulator.ts'
 export { runStorageAdapterTests, type StorageAdapterTestContext } from './storage-contract.ts'

@@ -57,6 +57,14 @@ export class TestLink implements Transport {
     this.socket?._drop(1006, 'network partition')
   }
 
+  /**
+   * Resets the connection (what a lost frame means on a stream transport): frames in flight are
+   * lost and the socket closes, but the link stays up, so the client reconnects on its own.
+   */
+  reset(): void {
+    this.socket?._drop(1006, 'connection reset')
+  }
+
   /** Restores the link and tells the client to reconnect. */
   heal(): void {
     if (this.#online) return
@@ -116,6 +124,14 @@ export class LinkSocket implements TransportSocket {
     this.queue.length = 0
     this.#conn?.closed()
     this.#net._forget(this)
+  }
+
+  /** Queues a second copy of the oldest frame (a duplicate on the wire). */
+  _duplicateOne(): boolean {
+    const frame = this.queue[0]
+    if (!frame) return false
+    this.queue.unshift({ toRelay: frame.toRelay, data: frame.data.slice() })
+    return true
   }
 
   /** Delivers the oldest queued frame. */
@@ -222,6 +238,13 @@ export class TestNetwork {
       done++
     }
     return done
+  }
+
+  /** Duplicates the next frame of one busy socket (chosen with `pick`); false when nothing is queued. */
+  duplicate(pick: (count: number) => number = () => 0): boolean {
+    const busy = [...this.#sockets].filter((s) => s.queue.length > 0)
+    if (busy.length === 0) return false
+    return busy[pick(busy.length) % busy.length]!._duplicateOne()
   }
 
   /** Stops the relay cleanly (stores everything), then starts a new one on the same store. */

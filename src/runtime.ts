@@ -1,0 +1,38 @@
+import * as Y from 'yjs'
+
+/** Timers, so a simulation can run typing expiry and reconnect backoff on virtual time. */
+export interface Scheduler {
+  setTimeout(callback: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+/** Fills a buffer with random bytes. The default is the platform's CSPRNG. */
+export type RandomSource = (buffer: Uint8Array) => Uint8Array
+
+export const systemScheduler: Scheduler = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+}
+
+export const cryptoRandom: RandomSource = (buffer) => crypto.getRandomValues(buffer)
+
+/** What a client takes from its environment. Tests and the simulator replace both. */
+export interface Runtime {
+  scheduler: Scheduler
+  random: RandomSource
+}
+
+export const defaultRuntime: Runtime = { scheduler: systemScheduler, random: cryptoRandom }
+
+/**
+ * A new document whose clientID comes from `random`. Every document instance gets a fresh one
+ * (never persisted or reused), as Yjs requires; a seeded source only makes a simulation replayable.
+ */
+export const newDoc = (runtime: Runtime): Y.Doc => {
+  const doc = new Y.Doc()
+  if (runtime.random !== cryptoRandom) {
+    const bytes = runtime.random(new Uint8Array(4))
+    doc.clientID = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0
+  }
+  return doc
+}
