@@ -479,6 +479,9 @@ const checkSemantics = (
       }
       case ROOTS.edits: {
         if (messageAuthor(d.key) === identity || isModerator()) break
+        // Replacing my own orphan edit (its message was removed meanwhile, its stamp stays) harms no one.
+        const orphanEdit = messageAuthor(d.key) === undefined && conv.stamps.has(d.key)
+        if (orphanEdit && (d.old as EditRecord | null)?.by === identity) break
         refuse('only the author or a moderator may remove an edit')
         break
       }

@@ -135,6 +135,19 @@ interface Tracked {
   offs: Array<() => void>
 }
 
+/** Whether the stored conversation `name` holds a message by `identity` that was never stamped. */
+const holdsUnsentOf = async (storage: StorageAdapter, name: string, identity: string): Promise<boolean> => {
+  const doc = new Y.Doc()
+  try {
+    for (const u of await storage.load(name)) Y.applyUpdate(doc, u)
+    const conv = new ConversationDocument(doc)
+    for (const [id, m] of conv.messages.entries()) if (m.author === identity && !conv.stamps.has(id)) return true
+    return false
+  } finally {
+    doc.destroy()
+  }
+}
+
 const FORWARDED = [
   'messageAdded',
   'messageUpdated',
@@ -266,6 +279,13 @@ export class Client extends Emitter<ClientEvents> {
       ...client.#inboxList().keys(),
       ...client.#unsentList().keys(),
     ])
+    // A stored conversation no list names any more (the relay took it off my inbox: I was removed)
+    // may still hold messages I wrote that never reached the relay, if the app stopped before the
+    // relay refused me the document. Open it so that refusal reports them instead of losing them.
+    for (const name of await storage.list('conv/')) {
+      const sid = name.slice('conv/'.length)
+      if (!sids.has(sid) && (await holdsUnsentOf(storage, name, identity))) sids.add(sid)
+    }
     await Promise.all([...sids].map((sid) => client.#open(sid)))
     client.#inboxList().observe((event) => {
       for (const [sid, change] of event.changes.keys) {

@@ -29,7 +29,10 @@ interface Block {
 /** The fenced blocks tagged `ts` in a Markdown file. */
 const tsBlocks = (page: string): Block[] => {
   const name = relative(root, page)
-  const stem = name.replace(/\.md$/, '').replace(/[^a-zA-Z0-9]+/g, '-').toLowerCase()
+  const stem = name
+    .replace(/\.md$/, '')
+    .replace(/[^a-zA-Z0-9]+/g, '-')
+    .toLowerCase()
   const lines = readFileSync(page, 'utf8').split('\n')
   const blocks: Block[] = []
   let open: { line: number; info: string; body: string[] } | null = null
@@ -61,7 +64,9 @@ const tsBlocks = (page: string): Block[] => {
 const docsDir = join(root, 'docs')
 const pages = [
   join(root, 'README.md'),
-  ...(existsSync(docsDir) ? readdirSync(docsDir).filter((f) => f.endsWith('.md')) : []).sort().map((f) => join(docsDir, f)),
+  ...(existsSync(docsDir) ? readdirSync(docsDir).filter((f) => f.endsWith('.md')) : [])
+    .sort()
+    .map((f) => join(docsDir, f)),
 ]
 const blocks = pages.flatMap(tsBlocks)
 

@@ -13,6 +13,9 @@ describe('relay: many conversations, one socket', () => {
     const relay = await h.relay()
     const alice = await h.client('alice', { relayUrl: relay.url })
     const bob = await h.client('bob', { relayUrl: relay.url })
+    // A client cut off for good (a limit, a refused update) would never see them all: fail fast with why.
+    const errors: unknown[] = []
+    for (const c of [alice, bob]) c.on('connectionError', (e: object) => errors.push({ who: c.identity, ...e }))
     const seen = new Set<string>()
     bob.on('conversationAdded', (c: Conversation) => seen.add(c.sid))
 
@@ -22,7 +25,8 @@ describe('relay: many conversations, one socket', () => {
       await conv.add('bob')
       created.push(conv)
     }
-    await waitUntil(() => seen.size === N, `bob sees all ${N} conversations`, 20_000)
+    await waitUntil(() => seen.size === N || errors.length > 0, `bob sees all ${N} conversations`, 20_000)
+    expect(errors).toEqual([])
     await bob.whenSynced()
 
     expect(relay.core.connectionsOf('bob')).toBe(1)

@@ -110,7 +110,8 @@ export const item = (options: {
   content: Y.AbstractContent | unknown[]
   origin?: Y.ID | null
   rightOrigin?: Y.ID | null
-  parent?: string | null
+  /** A root name, or the ID of the item holding a nested type. */
+  parent?: string | Y.ID | null
   parentSub?: string | null
 }): Y.Item => {
   const content = Array.isArray(options.content) ? new Y.ContentAny(options.content) : options.content
@@ -120,7 +121,7 @@ export const item = (options: {
     options.origin ?? null,
     null,
     options.rightOrigin ?? null,
-    // A root name is what Yjs decodes for a top-level parent: the constructor's typing is narrower.
+    // A root name or an ID is what Yjs decodes for a parent: the constructor's typing is narrower.
     (options.parent ?? null) as never,
     options.parentSub ?? null,
     content as Y.AbstractContent,

@@ -4,13 +4,21 @@
  * in the same order, with the same indices, and no index changing once observed.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { ColloquyError, type Conversation, type Message } from '../../src/index.js'
+import {
+  ColloquyError,
+  type Conversation,
+  createMemoryStorage,
+  type Message,
+  type StorageAdapter,
+} from '../../src/index.js'
+import { readFrame } from '../../src/sync/protocol.js'
 import { createTestNetwork, type TestNetwork, type TestNetworkOptions } from '../../src/testing/index.js'
 import {
   allMessages,
   closeAll,
   conversationOf,
   expectConverged,
+  expectNoErrors,
   expectSequenced,
   IndexWatch,
   type Peer,
@@ -30,7 +38,12 @@ afterEach(async () => {
   const n = net
   peers = []
   net = null
-  await closeAll(open, n)
+  try {
+    // Nothing in these scenarios is refused or fails in the background.
+    if (n) expectNoErrors(open, n)
+  } finally {
+    await closeAll(open, n)
+  }
 })
 
 interface Room {
@@ -300,6 +313,79 @@ describe('concurrent offline changes of messages', () => {
     watch!.expectStable()
   })
 
+  for (const first of ['deleter', 'editor'] as const) {
+    it(`one device deletes a message while another edits it (${first} reaches the relay first)`, async () => {
+      const r = await room(['alice', 'bob', 'alice#2:alice'])
+      const phone = r.conv.alice!
+      const laptop = r.conv['alice#2']!
+      const [doomed, other] = await sendAll(phone, ['doomed', 'other'])
+      const [fromBob] = await sendAll(r.conv.bob!, ['from bob'])
+      await r.net.settle()
+      r.peers[0]!.link.partition()
+      r.peers[2]!.link.partition()
+      await (await phone.getMessageBySid(doomed!.sid)).remove()
+      await (await laptop.getMessageBySid(doomed!.sid)).updateBody('doomed, edited')
+      await (await laptop.getMessageBySid(other!.sid)).updateBody('other, edited')
+      await (await laptop.getMessageBySid(fromBob!.sid)).react('👍')
+      const [late] = await sendAll(laptop, ['late'])
+      const order = first === 'deleter' ? [0, 2] : [2, 0]
+      for (const i of order) {
+        r.peers[i]!.link.heal()
+        await r.net.settle()
+      }
+      for (const p of r.peers) expect(p.client.connectionState, `${p.name} stays connected`).toBe('connected')
+      const view = await expectConverged(r.peers, r.sid, r.identities)
+      expectSequenced(view)
+      expect(view.messages.map((m) => m.body).sort()).toEqual(['from bob', 'late', 'other, edited'])
+      expect(view.messages[2]!.body, 'sent offline: after everything sequenced before').toBe('late')
+      expect(view.messages.find((m) => m.id === fromBob!.sid)!.reactions).toEqual([{ emoji: '👍', users: ['alice'] }])
+      expect(late!.index).toBe(indexOf(view, late!.sid))
+      watch!.expectStable()
+    })
+  }
+
+  for (const order of [
+    [0, 1],
+    [1, 0],
+  ]) {
+    it(`an edit that lands after the delete, then more edits offline (delivery order ${order})`, async () => {
+      net = createTestNetwork({ autoDeliver: false })
+      for (const [name, identity] of [
+        ['alice', 'alice'],
+        ['bob', 'bob'],
+        ['bob#2', 'bob'],
+      ] as const) {
+        peers.push(await startPeer(net, name, identity, { noTimers: true }))
+      }
+      const [alice, phone, laptop] = peers as [Peer, Peer, Peer]
+      const created = await alice.client.createConversation({ join: true })
+      await created.add('bob')
+      await net.settle()
+      const onPhone = await conversationOf(phone, created.sid)
+      const onLaptop = await conversationOf(laptop, created.sid)
+      const [m] = await sendAll(onPhone, ['m'])
+      const [kept] = await sendAll(onPhone, ['kept'])
+      await net.settle()
+      // The laptop edits while the phone deletes; both frames reach the relay, in either order.
+      await (await onLaptop.getMessageBySid(m!.sid)).updateBody('edit 1')
+      await (await onPhone.getMessageBySid(m!.sid)).remove()
+      for (const pick of order) {
+        net.deliver(1, (count) => pick % count)
+        for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve))
+      }
+      // The laptop drops off before it hears of the delete, and edits twice more.
+      laptop.link.partition()
+      await (await onLaptop.getMessageBySid(m!.sid)).updateBody('edit 2')
+      await (await onLaptop.getMessageBySid(m!.sid)).updateBody('edit 3')
+      await (await onLaptop.getMessageBySid(kept!.sid)).updateBody('kept, edited')
+      laptop.link.heal()
+      await net.settle()
+      for (const p of peers) expect(p.client.connectionState, `${p.name} stays connected`).toBe('connected')
+      const view = await expectConverged(peers, created.sid, ['alice', 'bob'])
+      expect(view.messages.map((x) => x.body)).toEqual(['kept, edited'])
+    })
+  }
+
   it('a reaction that reaches the relay after the delete does not bring the message back', async () => {
     const r = await room(['alice', 'bob'])
     const { alice, bob } = r.conv as Record<'alice' | 'bob', Conversation>
@@ -515,7 +601,93 @@ describe('delayed and reordered delivery', () => {
   }
 })
 
+/**
+ * A store whose writes can stall. A crash while they stall loses them, as a real crash loses what
+ * the disk had not yet taken.
+ */
+class StallingStorage implements StorageAdapter {
+  readonly #inner = createMemoryStorage()
+  #stalled = false
+  stall(): void {
+    this.#stalled = true
+  }
+  resume(): void {
+    this.#stalled = false
+  }
+  load(docName: string): Promise<Uint8Array[]> {
+    return this.#inner.load(docName)
+  }
+  append(docName: string, update: Uint8Array): Promise<void> {
+    return this.#stalled ? new Promise<void>(() => {}) : this.#inner.append(docName, update)
+  }
+  compact(docName: string, state: Uint8Array, count: number): Promise<void> {
+    return this.#stalled ? new Promise<void>(() => {}) : this.#inner.compact(docName, state, count)
+  }
+  list(prefix?: string): Promise<string[]> {
+    return this.#inner.list(prefix)
+  }
+  remove(docName: string): Promise<void> {
+    return this.#inner.remove(docName)
+  }
+  close(): Promise<void> {
+    return this.#inner.close()
+  }
+}
+
 describe('relay restarts and crashes', () => {
+  it('a stamp the relay has not stored reaches no one, even a client syncing at that moment', async () => {
+    const storage = new StallingStorage()
+    const r = await room(['alice', 'bob', 'carol'], { storage, autoDeliver: false })
+    const { alice, bob, carol } = r.conv as Record<'alice' | 'bob' | 'carol', Conversation>
+    await sendAll(alice, ['a0'])
+    await r.net.settle()
+    await rescan(r)
+    const [alicePeer, bobPeer, carolPeer] = r.peers as [Peer, Peer, Peer]
+    carolPeer.link.partition()
+    const [fromCarol] = await sendAll(carol, ['written offline by carol'])
+    // Bob reconnects. His other requests go through; his request for the conversation waits.
+    bobPeer.link.partition()
+    bobPeer.link.heal()
+    r.net.deliver(0)
+    const convName = `conv/${r.sid}`
+    const bobsHead = () => {
+      const frame = bobPeer.link.socket?.queue[0]
+      return frame?.toRelay ? readFrame(frame.data).docName : null
+    }
+    // Only Bob's socket is busy now: every pick lands on it.
+    for (let i = 0; i < 20 && bobsHead() !== convName; i++) {
+      r.net.deliver(1)
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+    expect(bobsHead(), "Bob's request for the conversation is next").toBe(convName)
+    const [m] = await sendAll(alice, ['not yet stored'])
+    storage.stall()
+    // Bob's request, then Alice's message, in one go: the relay stamps it but cannot store it.
+    const picks = [(count: number) => count - 1, () => 0]
+    r.net.deliver(2, (count) => picks.shift()!(count))
+    for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve))
+    r.net.deliver(100)
+    await watch!.check('bob', bob)
+    const early = (await allMessages(bob)).find((x) => x.sid === m!.sid)
+    expect(early?.index ?? null, 'Bob sees no index the relay has not stored').toBeNull()
+    // The relay dies before the write lands; Alice is offline when it comes back, Carol is not.
+    alicePeer.link.partition()
+    r.net.crashRelay()
+    storage.resume()
+    r.net.startRelay()
+    carolPeer.link.heal()
+    await r.net.settle()
+    alicePeer.link.heal()
+    await r.net.settle()
+    await rescan(r)
+    for (const p of r.peers) expect(p.client.connectionState, `${p.name} is connected`).toBe('connected')
+    const view = await expectConverged(r.peers, r.sid, r.identities)
+    expectSequenced(view)
+    expect(view.messages.map((x) => x.body)).toEqual(['a0', 'written offline by carol', 'not yet stored'])
+    expect(indexOf(view, fromCarol!.sid)).toBeLessThan(indexOf(view, m!.sid))
+    watch!.expectStable()
+  })
+
   it('a clean relay restart in the middle loses nothing; clients reconnect and converge', async () => {
     const r = await room(['alice', 'bob', 'carol'], { autoDeliver: false })
     const { alice, bob, carol } = r.conv as Record<'alice' | 'bob' | 'carol', Conversation>
@@ -593,6 +765,27 @@ describe('relay restarts and crashes', () => {
 })
 
 describe('a client restarted from its own storage', () => {
+  it('histories past the compaction threshold survive restarts of the relay and of clients', async () => {
+    const r = await room(['alice', 'bob'])
+    const alicePeer = r.peers[0]!
+    const texts = Array.from({ length: 520 }, (_, i) => `m${i}`)
+    const sent = await sendAll(r.conv.alice!, texts.slice(0, 300))
+    await r.net.settle()
+    alicePeer.link.partition()
+    sent.push(...(await sendAll(r.conv.alice!, texts.slice(300))))
+    await restartPeer(r.net, alicePeer)
+    await r.net.restartRelay()
+    await r.net.settle()
+    await restartPeer(r.net, r.peers[1]!)
+    await r.net.settle()
+    await rescan(r)
+    const view = await expectConverged(r.peers, r.sid, r.identities)
+    expectSequenced(view)
+    expect(view.messages.map((m) => m.body)).toEqual(texts)
+    expect(view.messages.map((m) => m.index)).toEqual(texts.map((_, i) => i))
+    watch!.expectStable()
+  })
+
   it('shows its offline messages after a restart and converges with the others', async () => {
     const r = await room(['alice', 'bob', 'carol'])
     const bob = r.conv.bob!

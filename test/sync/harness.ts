@@ -14,6 +14,8 @@ export interface Peer {
   client: Client
   link: TestLink
   storage: StorageAdapter
+  /** Every `error` event the client emitted (a refused update, a failed write), across restarts. */
+  errors: unknown[]
 }
 
 export interface StartOptions {
@@ -39,7 +41,9 @@ export const startPeer = async (
     ...(options.now ? { now: options.now } : {}),
     ...(options.noTimers ? { backoff: { baseMs: 3_600_000, maxMs: 3_600_000 } } : {}),
   })
-  return { name, identity, client, link, storage }
+  const errors: unknown[] = []
+  client.on('error', (e) => errors.push(e))
+  return { name, identity, client, link, storage, errors }
 }
 
 /** Shuts a peer's client down and starts it again from the same storage, on a new link. */
@@ -48,6 +52,7 @@ export const restartPeer = async (net: TestNetwork, peer: Peer, options: StartOp
   const next = await startPeer(net, peer.name, peer.identity, { ...options, storage: peer.storage })
   peer.client = next.client
   peer.link = next.link
+  next.client.on('error', (e) => peer.errors.push(e))
   return peer
 }
 
@@ -220,6 +225,12 @@ export const settleUntil = async (
     if (await predicate()) return
   }
   throw new Error(`timed out waiting for ${what}`)
+}
+
+/** Asserts that no client reported an error and the relay had none with nowhere to go. */
+export const expectNoErrors = (peers: readonly Peer[], net: TestNetwork): void => {
+  for (const p of peers) expect(p.errors, `${p.name} reported no error`).toEqual([])
+  expect(net.errors, 'the relay reported no error').toEqual([])
 }
 
 /** Shuts every peer down and closes the network, even if some of it fails. */

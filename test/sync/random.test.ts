@@ -16,6 +16,7 @@ import {
   closeAll,
   conversationOf,
   expectConverged,
+  expectNoErrors,
   expectSequenced,
   IndexWatch,
   type Peer,
@@ -287,6 +288,7 @@ const runSchedule = async (layoutIndex: number, cmds: readonly Cmd[]): Promise<v
     await net.settle()
     await checkStep('end')
     for (const p of peers) expect(p.client.connectionState, `${p.name} reconnected`).toBe('connected')
+    expectNoErrors(peers, net)
 
     const view = await expectConverged(peers, sid, identities)
     expectSequenced(view)

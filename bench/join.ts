@@ -1,0 +1,201 @@
+/**
+ * Many conversations: one client on a fresh device joins C conversations it belongs to.
+ *
+ * colloquy: the conversations (metadata, two participants, one message each) are created once per
+ * size through a real relay and client; every run starts a relay on a copy of that SQLite file, so
+ * nothing is loaded until the joiner asks. The joiner's inbox lists the C conversations; the time
+ * runs from `Client.create` until every conversation is visible and synced. Stock y-websocket keeps
+ * nothing on disk, so a seeder process fills its C rooms with the same content first (it then
+ * keeps them in memory); the joiner opens one provider per room and waits until all are synced.
+ * Raw ws has no history: the joiner opens one socket per room and waits until all are open.
+ *
+ * Relay memory is heap + external after a full GC, relative to the fresh relay (before seeding):
+ * once with the joiner connected, and once after it left (and, for colloquy, after the relay
+ * unloaded idle documents; `idleUnloadMs` is shortened from 30 s to 3 s to keep runs short).
+ */
+import { copyFileSync } from 'node:fs'
+import { Child, killAll, sleep, tempDir } from './proc.ts'
+import { jsMemory, type RelayKind, type RelayStats, startRelay } from './relays.ts'
+import {
+  bytes,
+  cell,
+  field,
+  fmt,
+  interleaveRuns,
+  progress,
+  quick,
+  type ScenarioResult,
+  summarize,
+  type TargetCheck,
+  table,
+  times,
+} from './stats.ts'
+
+const IDLE_MS = 3000
+
+interface JoinRun {
+  ms: number
+  sockets: number
+  perConv: number
+  perConvRss: number
+  afterLeave: number
+  afterLeaveDocs: number
+}
+
+const LABELS: Record<RelayKind, string> = {
+  colloquy: 'colloquy (1 multiplexed socket)',
+  yws: 'y-websocket (stock)',
+  raw: 'raw ws (ceiling)',
+}
+
+/** Creates the colloquy relay's store with `count` conversations for the joiner. */
+const seedColloquy = async (count: number, db: string): Promise<void> => {
+  const relay = await startRelay('colloquy', { db })
+  const seeder = new Child('seeder', 'client-child.ts', ['colloquy'])
+  try {
+    await seeder.ready
+    await seeder.call('seedColloquy', { url: relay.url, count }, 600_000)
+    await relay.child.call('close', {}, 60_000)
+  } finally {
+    await killAll([seeder, relay.child])
+  }
+}
+
+const runOnce = async (kind: RelayKind, count: number, seededDb: string): Promise<JoinRun> => {
+  const tmp = tempDir('join')
+  const children: Child[] = []
+  try {
+    let db: string | undefined
+    if (kind === 'colloquy') {
+      db = `${tmp.dir}/relay.sqlite`
+      copyFileSync(seededDb, db)
+    }
+    const relay = await startRelay(kind, { db, idleMs: IDLE_MS })
+    children.push(relay.child)
+    const joiner = new Child('joiner', 'client-child.ts', [kind])
+    children.push(joiner)
+    await joiner.ready
+    const fresh = await relay.stats()
+    if (kind === 'yws') {
+      const seeder = new Child('seeder', 'client-child.ts', [kind])
+      children.push(seeder)
+      await seeder.ready
+      await seeder.call('seed', { url: relay.url, count }, 300_000)
+      await seeder.kill()
+      await waitFor(relay.stats, (s) => s.connections === 0, 10_000)
+    }
+    const { ms } = await joiner.call<{ ms: number }>('join', { url: relay.url, count }, 300_000)
+    const joined = await relay.stats()
+    await joiner.call('leave')
+    const left = await waitFor(
+      relay.stats,
+      (s) => s.connections === 0 && (kind !== 'colloquy' || s.documents === 0),
+      IDLE_MS + 15_000,
+    )
+    return {
+      ms,
+      sockets: joined.connections - fresh.connections,
+      perConv: (jsMemory(joined) - jsMemory(fresh)) / count,
+      perConvRss: (joined.mem.rss - fresh.mem.rss) / count,
+      afterLeave: (jsMemory(left) - jsMemory(fresh)) / count,
+      afterLeaveDocs: left.documents,
+    }
+  } finally {
+    await killAll(children)
+    tmp.remove()
+  }
+}
+
+/** Polls `read` until `ok` holds or `ms` passed; returns the last reading. */
+const waitFor = async (
+  read: () => Promise<RelayStats>,
+  ok: (s: RelayStats) => boolean,
+  ms: number,
+): Promise<RelayStats> => {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const s = await read()
+    if (ok(s) || Date.now() > deadline) return s
+    await sleep(250)
+  }
+}
+
+export const benchJoin = async (rounds: number, sizes = quick ? [10] : [100, 1000]): Promise<ScenarioResult> => {
+  const parts: string[] = []
+  const targets: TargetCheck[] = []
+  for (const C of sizes) {
+    const seeded = tempDir('join-seed')
+    try {
+      const db = `${seeded.dir}/seeded.sqlite`
+      progress(`join C=${C}: seeding the colloquy store`)
+      await seedColloquy(C, db)
+      const kinds: RelayKind[] = ['colloquy', 'yws', 'raw']
+      const runs = await interleaveRuns(
+        rounds,
+        Object.fromEntries(kinds.map((k) => [k, () => runOnce(k, C, db)])) as Record<RelayKind, () => Promise<JoinRun>>,
+        (k, round, r) =>
+          progress(
+            `join C=${C} ${k} run ${round + 1}: ${fmt(r.ms)} ms, ${r.sockets} sockets, ${bytes(r.perConv)}/conversation, ${bytes(r.afterLeave)}/conversation after leaving`,
+          ),
+      )
+      const base = field(runs.raw, (r) => r.ms)
+      const baseMem = field(runs.raw, (r) => r.perConv)
+      const rows = kinds.map((k) => {
+        const rs = runs[k]
+        const ms = field(rs, (r) => r.ms)
+        const mem = field(rs, (r) => r.perConv)
+        return [
+          LABELS[k],
+          cell(ms, ' ms', 0),
+          times(ms.median, base.median),
+          String(summarize(rs.map((r) => r.sockets)).median),
+          `${bytes(mem.median)} (${bytes(mem.min)}–${bytes(mem.max)})`,
+          times(mem.median, baseMem.median),
+          bytes(field(rs, (r) => r.perConvRss).median),
+          `${bytes(field(rs, (r) => r.afterLeave).median)} (${summarize(rs.map((r) => r.afterLeaveDocs)).median} docs loaded)`,
+        ]
+      })
+      parts.push(
+        `#### C = ${C} conversations`,
+        '',
+        table(
+          [
+            'relay',
+            'time until all synced',
+            'vs raw',
+            'sockets held',
+            'relay memory per conversation (heap+external)',
+            'vs raw',
+            'RSS per conversation',
+            'relay memory per conversation after every client left',
+          ],
+          rows,
+        ),
+        '',
+      )
+      const col = runs.colloquy
+      if (C === sizes[sizes.length - 1]) {
+        const t = summarize(col.map((r) => r.ms)).median / base.median
+        const sockets = summarize(col.map((r) => r.sockets)).median
+        targets.push({ target: `join ${C} conversations ≤ 1.0× raw ws time`, measured: `${fmt(t)}×`, pass: t <= 1 })
+        targets.push({ target: `join ${C} conversations ≤ 2 sockets`, measured: String(sockets), pass: sockets <= 2 })
+        const m = summarize(col.map((r) => r.perConv)).median
+        targets.push({
+          target: 'relay memory per open conversation ≤ 1.2× raw ws',
+          measured: `${bytes(m)} vs ${bytes(baseMem.median)} (${fmt(m / baseMem.median)}×)`,
+          pass: m / baseMem.median <= 1.2,
+        })
+      }
+    } finally {
+      seeded.remove()
+    }
+  }
+  return {
+    markdown: [
+      `### 2. Many conversations: one client joins C conversations (${rounds} interleaved run${rounds > 1 ? 's' : ''})`,
+      '',
+      ...parts,
+    ].join('\n'),
+    targets,
+  }
+}

@@ -1,0 +1,47 @@
+/** Starting the relays under test, each in its own process, and reading their counters. */
+import { Child, type tempDir } from './proc.ts'
+
+export type RelayKind = 'colloquy' | 'yws' | 'raw'
+
+export interface RelayStats {
+  cpu: { user: number; system: number }
+  mem: { rss: number; heapUsed: number; external: number }
+  connections: number
+  documents: number
+}
+
+/** A relay process and its URL. */
+export interface RelayHandle {
+  child: Child
+  url: string
+  stats(): Promise<RelayStats>
+}
+
+/**
+ * Starts a relay: colloquy (SQLite at `db`, or `:memory:`), stock y-websocket, or raw `ws`. The
+ * process runs with `--expose-gc` so memory is read after a full collection.
+ */
+export const startRelay = async (
+  kind: RelayKind,
+  options: { db?: string; idleMs?: number } = {},
+): Promise<RelayHandle> => {
+  const args: string[] = [kind]
+  if (options.db) args.push('--db', options.db)
+  if (options.idleMs !== undefined) args.push('--idle', String(options.idleMs))
+  const child = new Child(`relay:${kind}`, 'relay-child.ts', args, { gc: true })
+  const ready = await child.ready
+  return {
+    child,
+    url: `ws://127.0.0.1:${ready.port as number}`,
+    stats: () => child.call<RelayStats>('stats'),
+  }
+}
+
+/** CPU time (user + system) between two readings, in ms. */
+export const cpuMs = (a: RelayStats, b: RelayStats): number =>
+  (b.cpu.user - a.cpu.user + b.cpu.system - a.cpu.system) / 1000
+
+/** JS memory (heap + external, which holds ArrayBuffers) of a reading, in bytes. */
+export const jsMemory = (s: RelayStats): number => s.mem.heapUsed + s.mem.external
+
+export type TempDir = ReturnType<typeof tempDir>
