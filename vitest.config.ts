@@ -8,6 +8,7 @@ export default defineConfig({
     // Lets documentation snippets import the package by its published name.
     alias: [
       { find: /^colloquy\/storage\/(.*)$/, replacement: src('./src/storage/$1.ts') },
+      { find: /^colloquy\/testing\/storage-contract$/, replacement: src('./src/testing/storage-contract.ts') },
       { find: /^colloquy\/testing$/, replacement: src('./src/testing/index.ts') },
       { find: /^colloquy\/relay$/, replacement: src('./relay/index.ts') },
       { find: /^colloquy$/, replacement: src('./src/index.ts') },

@@ -19,7 +19,7 @@ Options (each also readable from the environment variable shown):
   --issuer <iss>         required token issuer (COLLOQUY_ISSUER)
   --audience <aud>       required token audience (COLLOQUY_AUDIENCE)
   --dev                  development mode: a random secret unless one is set, printed
-                         with a ready-made token command. Never use it in production.
+                         so you can sign tokens with it. Never use it in production.
   -h, --help             show this help
 
 Endpoints: ws://host:port/ (multiplexed), ws://host:port/<doc> (stock y-websocket),

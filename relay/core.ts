@@ -18,7 +18,13 @@ import {
   summaryOf,
 } from './inbox.ts'
 import type { RelayMetrics } from './metrics.ts'
-import { CLIENTS_ROOT, isNoopUpdate, RELAY_IDENTITY, validateConversationUpdate } from './validate.ts'
+import {
+  CLIENTS_ROOT,
+  isNoopUpdate,
+  RELAY_IDENTITY,
+  validateConversationUpdate,
+  validateProfileUpdate,
+} from './validate.ts'
 
 /** Transaction origin of the relay's own writes (clientID bindings). */
 export const RELAY_ORIGIN = Symbol('colloquy.relay')
@@ -77,6 +83,8 @@ interface LoadedDoc {
   members: Set<string>
   last: InboxLastMessage | null
   kicks: Set<string>
+  /** Members this update removed: they still get the update that removes them, then nothing. */
+  leavers: Set<string>
   /** Which connection publishes awareness under which clientID. */
   awarenessOwners: Map<number, CoreConnection>
   /** Which identity published awareness under which clientID, kept while loaded (reconnects included). */
@@ -305,6 +313,7 @@ export class RelayCore {
       members: new Set(),
       last: null,
       kicks: new Set(),
+      leavers: new Set(),
       awarenessOwners: new Map(),
       awarenessIdentities: new Map(),
       idleTimer: null,
@@ -317,7 +326,8 @@ export class RelayCore {
       d.awareness.on('update', ({ added, updated, removed }: AwarenessChange, origin: unknown) => {
         const changed = added.concat(updated, removed)
         const frame = encodeAwarenessFrame(name, awarenessProtocol.encodeAwarenessUpdate(d.awareness!, changed))
-        for (const conn of d.subscribers.keys()) if (conn !== origin) conn.send(frame)
+        for (const conn of d.subscribers.keys())
+          if (conn !== origin && this._mayRead(conn.identity, d)) conn.send(frame)
       })
     }
     doc.on('update', (update: Uint8Array, origin: unknown) => this.#onUpdate(d, update, origin))
@@ -370,6 +380,7 @@ export class RelayCore {
     const next = this.#membersOf(d.conv!)
     const removed = [...d.members].filter((m) => !next.has(m))
     d.members = next
+    for (const identity of removed) d.leavers.add(identity)
     const sid = d.conv!.get('sid', d.key)
     // Whoever may no longer read (removed, or never allowed once the conversation was created) is cut off.
     for (const conn of d.subscribers.keys()) d.kicks.add(conn.identity)
@@ -419,6 +430,8 @@ export class RelayCore {
   #onUpdate(d: LoadedDoc, update: Uint8Array, origin: unknown): void {
     const kicks = d.conv ? [...d.kicks] : []
     d.kicks.clear()
+    const leavers = new Set(d.leavers)
+    d.leavers.clear()
     d.chain = d.chain
       .then(async () => {
         const started = performance.now()
@@ -428,7 +441,11 @@ export class RelayCore {
         const encoder = startFrame(d.name, MessageType.sync)
         syncProtocol.writeUpdate(encoder, update)
         const frame = encoding.toUint8Array(encoder)
-        for (const conn of d.subscribers.keys()) if (conn !== origin) conn.send(frame)
+        // Only to those who may read now, and to members this very update removed (so their
+        // replica learns it). Whoever subscribed before the conversation existed gets nothing.
+        for (const conn of d.subscribers.keys()) {
+          if (conn !== origin && (this._mayRead(conn.identity, d) || leavers.has(conn.identity))) conn.send(frame)
+        }
         for (const identity of kicks) {
           for (const conn of [...d.subscribers.keys()]) {
             if (conn.identity === identity && !this._mayRead(identity, d)) {
@@ -509,8 +526,11 @@ export class CoreConnection {
 
   /** Typing state on conversations is the only awareness clients publish. */
   #validAwareness(kind: string, state: unknown): boolean {
-    if (kind !== 'conv' || typeof state !== 'object' || state === null || Array.isArray(state)) return false
+    if (typeof state !== 'object' || state === null || Array.isArray(state)) return false
     const keys = Object.keys(state)
+    // Stock y-websocket providers start with an empty state: it says nothing, so it is allowed.
+    if (keys.length === 0) return true
+    if (kind !== 'conv') return false
     const s = state as { identity?: unknown; typing?: unknown }
     return s.identity === this.identity && s.typing === true && keys.length === 2
   }
@@ -573,6 +593,13 @@ export class CoreConnection {
         if (!this.#core._mayWrite(this.identity, d)) {
           this.#reject(docName, 'this document is read-only for you')
           return
+        }
+        if (d.kind === 'user' && this.#core._validate) {
+          const verdict = validateProfileUpdate(d.doc, this.identity, update)
+          if (!verdict.ok) {
+            this.#reject(docName, verdict.reason)
+            return
+          }
         }
         if (d.conv && this.#core._validate) {
           const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update)

@@ -1,6 +1,6 @@
 import * as Y from 'yjs'
 import { plaintextOf } from '../src/schema/content.ts'
-import type { ConversationDocument } from '../src/schema/layout.ts'
+import { type ConversationDocument, type EditRecord, hiddenKey } from '../src/schema/layout.ts'
 
 /** Transaction origin of the relay's inbox writes. */
 export const INBOX_ORIGIN = Symbol('colloquy.inbox')
@@ -37,7 +37,8 @@ export const summaryOf = (conv: ConversationDocument, id: string): InboxLastMess
   const stamp = conv.stamps.get(id)
   const m = conv.messages.get(id)
   if (!stamp || !m) return null
-  const text = plaintextOf(conv.edits.get(id)?.content ?? m.content)
+  const edit = conv.edits.get(id) as EditRecord | undefined
+  const text = conv.edits.has(hiddenKey(id)) ? null : plaintextOf(edit?.content ?? m.content)
   return { id, index: stamp.i, author: m.author, preview: text === null ? null : text.slice(0, PREVIEW), at: stamp.t }
 }
 

@@ -5,6 +5,8 @@ import { checkAttributes, isPlainObject } from '../src/schema/json.ts'
 import {
   type ConversationDocument,
   type EditRecord,
+  editTarget,
+  hiddenKey,
   type MessageRecord,
   type MetaFields,
   type ParticipantRecord,
@@ -60,7 +62,13 @@ const META_KEYS = new Set<keyof MetaFields>([
   'updated',
 ])
 const IMMUTABLE_META = new Set(['sid', 'createdBy', 'dateCreated'])
+const EDIT_KEYS = new Set(['content', 'attributes', 'by', 'at'])
 const KNOWN_ROOTS = new Set<string>([...Object.values(ROOTS), CLIENTS_ROOT])
+/**
+ * New clientIDs one update may bind. An honest update brings one per session of the device that
+ * wrote since its last sync; each binding is stored forever and sent to every participant.
+ */
+const MAX_NEW_CLIENTS = 128
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
 const isIndex = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
@@ -79,18 +87,64 @@ export const validateConversationUpdate = (
   identity: string,
   update: Uint8Array,
 ): Verdict => {
+  return verdictOf(() => {
+    const { created, deletions, newClients } = decodeChanges(conv.doc, identity, update, KNOWN_ROOTS, true)
+    checkSemantics(conv, docKey, identity, created, deletions)
+    return newClients
+  })
+}
+
+/** The fields of a user profile document (`user/<identity>`, root `profile`) and their checks. */
+const PROFILE_FIELDS: Record<string, (v: unknown) => boolean> = {
+  friendlyName: (v) => v === null || shortString(v, LIMITS.friendlyNameLength),
+  photoUrl: (v) => v === null || shortString(v, LIMITS.urlLength),
+  attributes: (v) => {
+    try {
+      checkAttributes(v, LIMITS.attributesBytes)
+      return true
+    } catch {
+      return false
+    }
+  },
+}
+
+/**
+ * Validates an update to the writer's own profile document: only the known fields, with their
+ * types and sizes. (Who may write it at all — its owner — is checked before.)
+ */
+export const validateProfileUpdate = (doc: Y.Doc, identity: string, update: Uint8Array): Verdict =>
+  verdictOf(() => {
+    const { created } = decodeChanges(doc, identity, update, new Set(['profile']), false)
+    for (const it of created) {
+      const valid = PROFILE_FIELDS[it.key]
+      if (!valid) refuse(`unknown profile field ${it.key}`)
+      for (const v of it.values) if (!valid!(v)) refuse(`invalid ${it.key}`)
+    }
+    return []
+  })
+
+const verdictOf = (run: () => number[]): Verdict => {
   try {
-    return { ok: true, newClients: check(conv, docKey, identity, update) }
+    return { ok: true, newClients: run() }
   } catch (error) {
     if (error instanceof Refused) return { ok: false, reason: error.message }
     return { ok: false, reason: 'malformed update' }
   }
 }
 
-const check = (conv: ConversationDocument, docKey: string, identity: string, update: Uint8Array): number[] => {
-  const doc = conv.doc
+/**
+ * Decodes an update against the live document: every new item with its map root and key, every
+ * delete with the value it removes, and the clientIDs to bind to the writer (when `bind`).
+ */
+const decodeChanges = (
+  doc: Y.Doc,
+  identity: string,
+  update: Uint8Array,
+  roots: ReadonlySet<string>,
+  bind: boolean,
+): { created: NewItem[]; deletions: Deletion[]; newClients: number[] } => {
   const store = doc.store
-  const bindings = doc.getMap<string>(CLIENTS_ROOT)
+  const bindings = bind ? doc.getMap<string>(CLIENTS_ROOT) : null
   const rootNames = new Map<unknown, string>()
   for (const [name, type] of doc.share) rootNames.set(type, name)
   const { structs, ds } = Y.decodeUpdate(update)
@@ -200,10 +254,14 @@ const check = (conv: ConversationDocument, docKey: string, identity: string, upd
     const end = clock + struct.length
     running.set(client, Math.max(known, end))
     if (end <= known) continue // already integrated: a harmless repeat
-    const bound = bindings.get(String(client))
-    if (bound !== undefined && bound !== identity) refuse('client id belongs to another identity')
-    if (bound === undefined) newClients.add(client)
-    if (struct instanceof Y.GC) continue
+    if (bindings) {
+      const bound = bindings.get(String(client))
+      if (bound !== undefined && bound !== identity) refuse('client id belongs to another identity')
+      if (bound === undefined) newClients.add(client)
+    }
+    // Clients never write GC structs into schema documents (roots are never deleted); a few bytes
+    // each, they would let one frame claim tens of thousands of clientIDs.
+    if (struct instanceof Y.GC) refuse('garbage-collected structs are not part of the schema')
     const item = struct as Y.Item
     let root: string
     let key: string
@@ -221,7 +279,7 @@ const check = (conv: ConversationDocument, docKey: string, identity: string, upd
       root = at.root
       key = at.key
     }
-    if (!KNOWN_ROOTS.has(root!)) refuse(`unknown root ${root!}`)
+    if (!roots.has(root!)) refuse(`unknown root ${root!}`)
     if (clock < known) {
       // Yjs integrates only the new tail, right after the writer's struct at `known - 1`, whatever
       // origin the item claims (and deletes that struct if it lands as a key's newest entry): the
@@ -277,8 +335,8 @@ const check = (conv: ConversationDocument, docKey: string, identity: string, upd
     }
   }
 
-  checkSemantics(conv, docKey, identity, created, [...deletions, ...implicit])
-  return [...newClients]
+  if (newClients.size > MAX_NEW_CLIENTS) refuse('too many new client ids in one update')
+  return { created, deletions: [...deletions, ...implicit], newClients: [...newClients] }
 }
 
 const checkSemantics = (
@@ -383,6 +441,19 @@ const checkSemantics = (
       }
       case ROOTS.edits: {
         if (deletedOnArrival) break
+        const target = editTarget(it.key)
+        if (it.key !== target) {
+          // A moderator's hide: exactly `{ by, at }` under `<id>\nhidden`.
+          if (it.key !== hiddenKey(target)) refuse('unknown edit key')
+          if (!isModerator()) refuse('only moderators and admins may hide messages')
+          if (messageAuthor(target) === undefined) refuse('hide of an unknown message')
+          for (const v of it.values) {
+            const h = v as { by?: unknown; at?: unknown }
+            if (!isPlainObject(h) || h.by !== identity || !isNumber(h.at) || Object.keys(h).length !== 2)
+              refuse('malformed hide')
+          }
+          break
+        }
         const author = messageAuthor(it.key)
         // An edit racing the message's removal (another device, a moderator) is a harmless orphan:
         // the message is gone but its stamp stays. An edit of a message that never was is refused.
@@ -391,20 +462,18 @@ const checkSemantics = (
         for (const v of it.values) {
           const e = v as EditRecord
           if (!isPlainObject(e) || e.by !== identity || !isNumber(e.at)) refuse('malformed edit')
-          if (e.hidden !== undefined && typeof e.hidden !== 'boolean') refuse('malformed edit')
+          for (const k of Object.keys(e)) if (!EDIT_KEYS.has(k)) refuse('malformed edit')
           if (e.content !== undefined) checkValue(() => checkContent(e.content), 'invalid content')
           if (e.attributes !== undefined)
             checkValue(() => checkAttributes(e.attributes, LIMITS.attributesBytes), 'invalid attributes')
         }
-        const e = last as EditRecord
         const me = member()
         if (orphan) {
           if (!me) refuse('only participants may edit')
           break
         }
-        if (author === identity) {
-          if (!me || me.access !== 'ReadWrite') refuse('read-only participants may not edit')
-        } else if (!(e.hidden === true && isModerator())) refuse('only the author may edit a message')
+        if (author !== identity) refuse('only the author may edit a message')
+        if (!me || me.access !== 'ReadWrite') refuse('read-only participants may not edit')
         break
       }
       case ROOTS.reactions: {
@@ -456,6 +525,14 @@ const checkSemantics = (
     }
   }
 
+  // Attributes are checked per key above; their total must also stay within the limit.
+  if (created.some((it) => it.root === ROOTS.attributes)) {
+    const merged: Record<string, unknown> = conv.attributes.toJSON()
+    for (const d of deletions) if (d.root === ROOTS.attributes) delete merged[d.key]
+    for (const [k, v] of latest(ROOTS.attributes)) merged[k] = v
+    checkValue(() => checkAttributes(merged, LIMITS.attributesBytes), 'attributes exceed their size limit')
+  }
+  const removedMessages = new Set(deletions.filter((d) => d.root === ROOTS.messages).map((d) => d.key))
   for (const d of deletions) {
     switch (d.root) {
       case ROOTS.meta:
@@ -478,6 +555,12 @@ const checkSemantics = (
         break
       }
       case ROOTS.edits: {
+        const target = editTarget(d.key)
+        if (d.key !== target) {
+          // Unhiding is for moderators; the author may clear a hide only by removing the message.
+          if (isModerator() || (messageAuthor(target) === identity && removedMessages.has(target))) break
+          refuse('only moderators and admins may unhide messages')
+        }
         if (messageAuthor(d.key) === identity || isModerator()) break
         // Replacing my own orphan edit (its message was removed meanwhile, its stamp stays) harms no one.
         const orphanEdit = messageAuthor(d.key) === undefined && conv.stamps.has(d.key)

@@ -323,7 +323,8 @@ export class Client extends Emitter<ClientEvents> {
     this.#assertOpen()
     if (!this.#tokens) throw invalidArgument('this client has no relay token')
     this.#tokens.update(token)
-    if (this.#sync && this.#sync.state === 'disconnected') this.#sync.resume()
+    // A fresh token is worth a new attempt even after the relay refused the old one.
+    if (this.#sync && (this.#sync.state === 'disconnected' || this.#sync.state === 'denied')) this.#sync.resume()
   }
 
   /** My identity. */
@@ -643,6 +644,7 @@ export class Client extends Emitter<ClientEvents> {
         identity: this.#identity,
         now: () => this.#now(),
         persist: (d) => this.#persist(d),
+        onError: (e) => this.emit('error', e),
         connected: () => this.connectionState === 'connected',
       },
       awareness,

@@ -12,6 +12,8 @@ import {
   ConversationDocument,
   type ConversationStateName,
   type EditRecord,
+  editTarget,
+  hiddenKey,
   type MessageRecord,
   type MetaFields,
   type ParticipantRecord,
@@ -797,6 +799,19 @@ export class Conversation extends Emitter<ConversationEvents> {
   }
 
   /** @internal */
+  async _setHidden(message: Message, hidden: boolean): Promise<void> {
+    this.#assertUsable()
+    if (!this._doc.messages.has(message.sid)) throw notFound(`Message ${message.sid} was not found`)
+    this.#require('moderateMessages', 'hide messages here (moderators and admins only)')
+    const key = hiddenKey(message.sid)
+    if (hidden === this._doc.edits.has(key)) return
+    await this.#write(() => {
+      if (hidden) this._doc.edits.set(key, { by: this.#host.identity, at: this.#host.now() })
+      else this._doc.edits.delete(key)
+    })
+  }
+
+  /** @internal */
   async _removeMessage(message: Message): Promise<void> {
     this.#assertUsable()
     if (!this._doc.messages.has(message.sid)) return
@@ -808,6 +823,7 @@ export class Conversation extends Emitter<ConversationEvents> {
     await this.#write(() => {
       this._doc.messages.delete(message.sid)
       this._doc.edits.delete(message.sid)
+      this._doc.edits.delete(hiddenKey(message.sid))
       for (const k of reactionKeys) this._doc.reactions.delete(k)
     })
   }
@@ -843,6 +859,11 @@ export class Conversation extends Emitter<ConversationEvents> {
   _onChange(listener: () => void): () => void {
     this.#changeListeners.add(listener)
     return () => this.#changeListeners.delete(listener)
+  }
+
+  /** @internal Errors thrown by listeners of this conversation's messages and participants. */
+  _reportError(error: unknown): void {
+    this.#host.onError(error)
   }
 
   /** @internal My messages the sequencer has not stamped yet. */
@@ -1240,7 +1261,8 @@ export class Conversation extends Emitter<ConversationEvents> {
     })
 
     doc.edits.observe((event) => {
-      for (const id of event.keysChanged) {
+      for (const key of event.keysChanged) {
+        const id = editTarget(key)
         if (doc.messages.has(id))
           this.#messageUpdated(id, ['body', 'content', 'attributes', 'dateUpdated', 'lastUpdatedBy'])
       }

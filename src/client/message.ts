@@ -3,7 +3,7 @@ import type { MessageSid, ParticipantSid } from '../ids.ts'
 import type { ContentBlock } from '../schema/content.ts'
 import { plaintextOf } from '../schema/content.ts'
 import type { JsonObject } from '../schema/json.ts'
-import type { EditRecord, MessageRecord } from '../schema/layout.ts'
+import { type EditRecord, hiddenKey, type MessageRecord } from '../schema/layout.ts'
 import type { Conversation } from './conversation.ts'
 import type { Participant } from './participant.ts'
 
@@ -61,7 +61,7 @@ export class Message extends Emitter<MessageEvents> {
 
   /** @internal */
   constructor(conversation: Conversation, record: MessageRecord) {
-    super()
+    super((error) => conversation._reportError(error))
     this.conversation = conversation
     this.sid = record.id as MessageSid
     this.#record = record
@@ -73,7 +73,12 @@ export class Message extends Emitter<MessageEvents> {
   }
 
   #edit(): EditRecord | undefined {
-    return this.conversation._doc.edits.get(this.sid)
+    return this.conversation._doc.edits.get(this.sid) as EditRecord | undefined
+  }
+
+  /** Whether a moderator or admin hid the message: it then shows no content to anyone. */
+  get isHidden(): boolean {
+    return this.conversation._doc.edits.has(hiddenKey(this.sid))
   }
 
   /** The sequencer's index, or null while the message is pending. Never changes once set. */
@@ -93,6 +98,7 @@ export class Message extends Emitter<MessageEvents> {
 
   /** Content blocks (text, location, file). */
   get content(): readonly ContentBlock[] {
+    if (this.isHidden) return []
     return this.#edit()?.content ?? this.#record.content
   }
 
@@ -200,6 +206,16 @@ export class Message extends Emitter<MessageEvents> {
   async patchAttributes(patch: Record<string, unknown>): Promise<Message> {
     await this.conversation._editMessage(this, { patch })
     return this
+  }
+
+  /** Hides the message from everyone without removing it (moderators and admins). */
+  async hide(): Promise<void> {
+    await this.conversation._setHidden(this, true)
+  }
+
+  /** Shows a hidden message again (moderators and admins). */
+  async unhide(): Promise<void> {
+    await this.conversation._setHidden(this, false)
   }
 
   /** Removes the message for everyone (its author, or a moderator or admin). */

@@ -31,7 +31,7 @@ export class Participant extends Emitter<ParticipantEvents> {
 
   /** @internal */
   constructor(conversation: Conversation, key: string, record: ParticipantRecord) {
-    super()
+    super((error) => conversation._reportError(error))
     this.conversation = conversation
     this.key = key
     this.#record = record

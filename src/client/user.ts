@@ -20,6 +20,7 @@ export interface UserHost {
   readonly identity: string
   now(): number
   persist(doc: Y.Doc): Promise<void>
+  onError(error: unknown): void
   /** Whether the client is connected to a relay (presence is unknown otherwise). */
   connected(): boolean
 }
@@ -40,7 +41,7 @@ export class User extends Emitter<UserEvents> {
 
   /** @internal */
   constructor(identity: string, doc: Y.Doc, host: UserHost, awareness: Awareness | null) {
-    super()
+    super((error) => host.onError(error))
     this.identity = identity
     this.#doc = doc
     this.#host = host

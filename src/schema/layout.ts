@@ -53,7 +53,7 @@ export interface MetaFields {
 export type ParticipantType = 'chat' | 'sms' | 'whatsapp' | 'email'
 /** What a participant may do with messages: read only, or read and write. */
 export type Access = 'Read' | 'ReadWrite'
-/** Roles, from most to least powerful. See docs/roles.md for what each may do. */
+/** Roles, from most to least powerful. See docs/participants-and-roles.md for what each may do. */
 export type Role = 'admin' | 'moderator' | 'member'
 
 /** One participant, keyed in `participants` by identity (chat) or `type:address` (others). */
@@ -97,8 +97,15 @@ export interface EditRecord {
   attributes?: JsonObject
   by: string
   at: number
-  /** Set by a moderator or admin who hid the message instead of deleting it. */
-  hidden?: boolean
+}
+
+/**
+ * A moderator's hide, kept under its own key (`hiddenKey(id)` in `edits`) so that the author's
+ * later edits cannot undo it. A hidden message shows no content to anyone.
+ */
+export interface HideRecord {
+  by: string
+  at: number
 }
 
 /** One read-horizon slot; see `reads.ts`. */
@@ -121,7 +128,7 @@ export class ConversationDocument {
   readonly reads: Y.Map<ReadSlot>
   readonly messages: Y.Map<MessageRecord>
   readonly stamps: Y.Map<StampRecord>
-  readonly edits: Y.Map<EditRecord>
+  readonly edits: Y.Map<EditRecord | HideRecord>
   readonly reactions: Y.Map<number>
 
   constructor(doc: Y.Doc) {
@@ -165,6 +172,15 @@ export const reactionKey = (messageId: string, identity: string, emoji: string):
 export const parseReactionKey = (key: string): { messageId: string; identity: string; emoji: string } => {
   const [messageId = '', identity = '', ...rest] = key.split('\n')
   return { messageId, identity, emoji: rest.join('\n') }
+}
+
+/** Key, in `edits`, of a moderator's hide of message `id`. */
+export const hiddenKey = (messageId: string): string => `${messageId}\nhidden`
+
+/** The message id an `edits` key refers to (edits and hides alike). */
+export const editTarget = (key: string): string => {
+  const nl = key.indexOf('\n')
+  return nl === -1 ? key : key.slice(0, nl)
 }
 
 /** Key of a per-person preference (`notificationLevel`, `markedUnread`). */

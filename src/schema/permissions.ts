@@ -6,9 +6,10 @@ import type { Access, ConversationDocument, ParticipantRecord, Role } from './la
  *
  * | action | admin | moderator | member | creator, not a participant |
  * |---|---|---|---|---|
- * | send, edit/delete own messages | ✓ (ReadWrite) | ✓ (ReadWrite) | ✓ (ReadWrite) | — |
+ * | send, edit own messages | ✓ (ReadWrite) | ✓ (ReadWrite) | ✓ (ReadWrite) | — |
+ * | remove own messages | ✓ | ✓ | ✓ | — |
  * | react, read state, own preferences, leave | ✓ | ✓ | ✓ | — |
- * | delete or hide anyone's message | ✓ | ✓ | — | — |
+ * | remove or hide anyone's message | ✓ | ✓ | — | — |
  * | add/remove members, change their access | ✓ | ✓ | — | ✓ |
  * | add/remove admins and moderators, change roles | ✓ | — | — | ✓ |
  * | update name, attributes, subject, state; delete the conversation | ✓ | — | — | ✓ |

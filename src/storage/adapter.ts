@@ -6,7 +6,7 @@
  * (`conv/<sid>`, `inbox/<identity>`, `user/<identity>`), which an adapter must treat as opaque
  * (any non-empty string, including `/`, spaces and non-ASCII characters).
  *
- * Every adapter must pass the contract suite in `colloquy/testing` (`runStorageAdapterTests`).
+ * Every adapter must pass the contract suite in `colloquy/testing/storage-contract` (`runStorageAdapterTests`).
  */
 export interface StorageAdapter {
   /**

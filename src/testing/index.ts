@@ -1,6 +1,6 @@
 /**
- * Test helpers: an in-process relay network whose links the test controls, and the contract
- * suite every storage adapter must pass.
+ * Test helpers: an in-process relay network whose links the test controls, and the seeded
+ * simulator. The storage contract suite, which needs vitest, is `colloquy/testing/storage-contract`.
  */
 export { createTestNetwork, TestLink, TestNetwork, type TestNetworkOptions } from './network.ts'
 export {
@@ -14,4 +14,3 @@ export {
   simulate,
   VirtualClock,
 } from './simulator.ts'
-export { runStorageAdapterTests, type StorageAdapterTestContext } from './storage-contract.ts'

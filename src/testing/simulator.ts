@@ -14,7 +14,7 @@ import { createTestNetwork, type TestLink, type TestNetwork } from './network.ts
  *
  * @example
  * const report = await simulate({ seed: 42, steps: 200 })
- * if (report.violations.length > 0) console.error(report.replay)
+ * if (report.violations.length > 0) console.error(report.violations, await shrink({ seed: 42 }, report.schedule))
  */
 
 // ---------------------------------------------------------------- randomness and time
