@@ -151,14 +151,33 @@ export class RelayCore {
     return this.#online.get(identity) ?? 0
   }
 
+  /**
+   * @internal The document's awareness, created on first use (conversations and user documents
+   * only): each instance runs a timer, and most documents never see typing or presence.
+   */
+  _awarenessOf(d: LoadedDoc): awarenessProtocol.Awareness | null {
+    if (d.awareness) return d.awareness
+    if ((d.kind !== 'conv' && d.kind !== 'user') || d.doc.isDestroyed) return null
+    const awareness = new awarenessProtocol.Awareness(d.doc)
+    // The relay publishes no state of its own (presence aside, set by the caller).
+    awareness.setLocalState(null)
+    awareness.on('update', ({ added, updated, removed }: AwarenessChange, origin: unknown) => {
+      const changed = added.concat(updated, removed)
+      const frame = encodeAwarenessFrame(d.name, awarenessProtocol.encodeAwarenessUpdate(awareness, changed))
+      for (const conn of d.subscribers.keys()) if (conn !== origin && this._mayRead(conn.identity, d)) conn.send(frame)
+    })
+    d.awareness = awareness
+    return awareness
+  }
+
   /** Publishes whether `identity` is connected, as awareness on their user document. */
   #setPresence(identity: string, online: boolean): void {
     const p = this._load(`user/${identity}`)
     if (!p) return
     p.then((d) => {
-      if (!d.awareness || d.doc.isDestroyed) return
-      if ((this.#online.get(identity) ?? 0) > 0 !== online) return
-      d.awareness.setLocalState(online ? { online: true } : null)
+      if (d.doc.isDestroyed || (this.#online.get(identity) ?? 0) > 0 !== online) return
+      if (!online && !d.awareness) return
+      this._awarenessOf(d)?.setLocalState(online ? { online: true } : null)
       if (!online && d.subscribers.size === 0) this.#scheduleUnload(d)
     }).catch(this.#onError)
   }
@@ -305,7 +324,7 @@ export class RelayCore {
       key,
       doc,
       conv,
-      awareness: kind === 'conv' || kind === 'user' ? new awarenessProtocol.Awareness(doc) : null,
+      awareness: null,
       sequencer: null,
       subscribers: new Map(),
       chain: Promise.resolve(),
@@ -319,16 +338,6 @@ export class RelayCore {
       idleTimer: null,
       inboxDirty: false,
       inboxTimer: null,
-    }
-    if (d.awareness) {
-      // The relay publishes no state of its own.
-      d.awareness.setLocalState(null)
-      d.awareness.on('update', ({ added, updated, removed }: AwarenessChange, origin: unknown) => {
-        const changed = added.concat(updated, removed)
-        const frame = encodeAwarenessFrame(name, awarenessProtocol.encodeAwarenessUpdate(d.awareness!, changed))
-        for (const conn of d.subscribers.keys())
-          if (conn !== origin && this._mayRead(conn.identity, d)) conn.send(frame)
-      })
     }
     doc.on('update', (update: Uint8Array, origin: unknown) => this.#onUpdate(d, update, origin))
     if (conv?.exists) {
@@ -432,10 +441,13 @@ export class RelayCore {
     d.kicks.clear()
     const leavers = new Set(d.leavers)
     d.leavers.clear()
+    // The append starts now (a burst shares one commit in stores that group them); the chain only
+    // keeps broadcasts in update order, each after its own update is stored.
+    const started = performance.now()
+    const stored = this.#storage.append(d.name, update)
     d.chain = d.chain
       .then(async () => {
-        const started = performance.now()
-        await this.#storage.append(d.name, update)
+        await stored
         this.metrics?.observeStore((performance.now() - started) / 1000)
         d.logLength++
         const encoder = startFrame(d.name, MessageType.sync)
@@ -631,7 +643,8 @@ export class CoreConnection {
         return
       }
       case MessageType.awareness: {
-        if (!d.awareness) return
+        const awareness = this.#core._awarenessOf(d)
+        if (!awareness) return
         const update = decoding.readVarUint8Array(decoder)
         const own = d.subscribers.get(this)
         const dec = decoding.createDecoder(update)
@@ -641,7 +654,7 @@ export class CoreConnection {
           const clientID = decoding.readVarUint(dec)
           decoding.readVarUint(dec)
           const state = JSON.parse(decoding.readVarString(dec)) as unknown
-          const owner = d.awareness.clientID === clientID ? null : d.awarenessOwners.get(clientID)
+          const owner = awareness.clientID === clientID ? null : d.awarenessOwners.get(clientID)
           // A clientID stays its identity's while the document is loaded, across reconnects, and one
           // bound to someone's writes is theirs before they publish: claimed by another while they
           // are away, it would get their own typing refused.
@@ -670,7 +683,7 @@ export class CoreConnection {
           d.awarenessOwners.set(clientID, this)
           d.awarenessIdentities.set(clientID, this.identity)
         }
-        awarenessProtocol.applyAwarenessUpdate(d.awareness, update, this)
+        awarenessProtocol.applyAwarenessUpdate(awareness, update, this)
         return
       }
       case MessageType.queryAwareness: {

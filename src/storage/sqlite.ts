@@ -45,6 +45,8 @@ export class SqliteStorage implements StorageAdapter {
   readonly #deleteDoc: Database.Statement<[string]>
   readonly #compact: (docName: string, state: Uint8Array, count: number) => void
   #closed = false
+  #batch: Array<{ doc: string; data: Uint8Array; resolve: () => void; reject: (error: unknown) => void }> = []
+  readonly #insertBatch: (batch: ReadonlyArray<{ doc: string; data: Uint8Array }>) => void
 
   /**
    * Opens (creating if needed) the database at `options.path`. Prefer {@link createSqliteStorage};
@@ -98,6 +100,10 @@ export class SqliteStorage implements StorageAdapter {
       this.#deleteUpTo.run(docName, last)
       this.#insertAt.run(docName, last, state)
     })
+    const insertBatch = db.transaction((batch: ReadonlyArray<{ doc: string; data: Uint8Array }>) => {
+      for (const b of batch) this.#insertNext.run({ doc: b.doc, data: b.data })
+    })
+    this.#insertBatch = (batch) => insertBatch.immediate(batch)
     // IMMEDIATE takes the write lock before reading, so another process cannot append or compact
     // between choosing the rows to replace and replacing them.
     this.#compact = (docName, state, count) => compact.immediate(docName, state, count)
@@ -107,15 +113,42 @@ export class SqliteStorage implements StorageAdapter {
   async load(docName: string): Promise<Uint8Array[]> {
     this.#assertOpen()
     checkDocName(docName)
+    this.#flush()
     return this.#selectLog.all(docName).map(toPlainBytes)
   }
 
-  /** {@inheritDoc StorageAdapter.append} */
-  async append(docName: string, update: Uint8Array): Promise<void> {
-    this.#assertOpen()
-    checkDocName(docName)
-    checkBytes(update, 'update')
-    this.#insertNext.run({ doc: docName, data: update })
+  /**
+   * {@inheritDoc StorageAdapter.append}
+   *
+   * Group commit: appends made in the same turn of the event loop are written in one transaction
+   * (one fsync), in call order; each promise resolves only once that transaction is committed.
+   */
+  append(docName: string, update: Uint8Array): Promise<void> {
+    try {
+      this.#assertOpen()
+      checkDocName(docName)
+      checkBytes(update, 'update')
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#batch.push({ doc: docName, data: update.slice(), resolve, reject })
+      if (this.#batch.length === 1) setImmediate(() => this.#flush())
+    })
+  }
+
+  /** Writes every queued append in one transaction. Other calls run it first, so order holds. */
+  #flush(): void {
+    const batch = this.#batch
+    if (batch.length === 0) return
+    this.#batch = []
+    try {
+      this.#insertBatch(batch)
+    } catch (error) {
+      for (const b of batch) b.reject(error)
+      return
+    }
+    for (const b of batch) b.resolve()
   }
 
   /** {@inheritDoc StorageAdapter.compact} */
@@ -124,12 +157,14 @@ export class SqliteStorage implements StorageAdapter {
     checkDocName(docName)
     checkBytes(state, 'state')
     checkCount(count)
+    this.#flush()
     this.#compact(docName, state, count)
   }
 
   /** {@inheritDoc StorageAdapter.list} */
   async list(prefix = ''): Promise<string[]> {
     this.#assertOpen()
+    this.#flush()
     if (typeof prefix !== 'string') throw new ColloquyError('INVALID_ARGUMENT', 'prefix must be a string')
     const names: string[] = []
     // Names sharing a prefix are contiguous in SQLite's byte order, so stop at the first miss.
@@ -145,6 +180,7 @@ export class SqliteStorage implements StorageAdapter {
   async remove(docName: string): Promise<void> {
     this.#assertOpen()
     checkDocName(docName)
+    this.#flush()
     this.#deleteDoc.run(docName)
   }
 
@@ -154,6 +190,7 @@ export class SqliteStorage implements StorageAdapter {
    */
   async close(): Promise<void> {
     if (this.#closed) return
+    this.#flush()
     this.#closed = true
     this.#db.close()
   }

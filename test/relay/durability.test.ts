@@ -74,9 +74,9 @@ describe('relay: persist before broadcast', () => {
     const raw = await authenticatedRaw(h, relay, 'bob')
     storage.gated = true
 
-    // m2 is applied and stamped in memory; its writes wait on the slow disk.
+    // m2 is applied and stamped in memory; both its writes (message, then stamp) wait on the slow disk.
     const m2 = await conv.sendMessage('m2')
-    await waitUntil(() => storage.held.length === 1 && live.conv!.stamps.has(m2.sid), 'm2 stamped, its write held')
+    await waitUntil(() => storage.held.length === 2 && live.conv!.stamps.has(m2.sid), 'm2 stamped, its writes held')
 
     // Bob asks for the document now: the relay must wait for m2 to be stored before answering.
     const received = relay.metrics.framesReceived
