@@ -27,7 +27,17 @@ import { type BackoffOptions, type ConnectionState, SyncClient } from '../sync/s
 import { readClaims, TokenManager, type TokenSource } from '../sync/token.ts'
 import { CloseCode, type Transport } from '../sync/transport.ts'
 import { createWebSocketTransport, type WebSocketConstructor } from '../sync/websocket.ts'
-import { Conversation, type ConversationEvents } from './conversation.ts'
+import { type CarryOver, Conversation, type ConversationEvents } from './conversation.ts'
+
+/** Two carry-overs of one conversation (two refusals before a resync completed), oldest first. */
+const mergeCarry = (a: CarryOver, b: CarryOver): CarryOver => ({
+  messages: [...a.messages, ...b.messages.filter((m) => !a.messages.some((x) => x.id === m.id))],
+  reactions: [...a.reactions, ...b.reactions],
+  edits: [...a.edits, ...b.edits],
+  horizon: a.horizon === null ? b.horizon : b.horizon === null ? a.horizon : Math.max(a.horizon, b.horizon),
+  prefs: { ...a.prefs, ...b.prefs },
+})
+
 import type { Message, MessageUpdateReason } from './message.ts'
 import { type Paginator, pageByPosition } from './paginator.ts'
 import type { Participant, ParticipantUpdateReason } from './participant.ts'
@@ -588,23 +598,23 @@ export class Client extends Emitter<ClientEvents> {
     }
     const retries = (this.#rejections.get(sid) ?? 0) + 1
     this.#rejections.set(sid, retries)
-    const pending = t.conversation._pendingRecords()
+    const carry = t.conversation._carryOver()
     this.#sync?.remove(name)
     void (async () => {
       // Set my unsent messages aside durably before the refused copy is dropped: re-sent after the
       // resync (even after a restart), or reported when the relay denies the conversation.
       if (retries <= 3) {
-        const kept = this.#unsentList().get(sid) ?? []
-        Y.transact(this.#local, () => this.#unsentList().set(sid, [...kept, ...pending]), LOCAL_ORIGIN)
+        const kept = this.#unsentList().get(sid)
+        Y.transact(this.#local, () => this.#unsentList().set(sid, kept ? mergeCarry(kept, carry) : carry), LOCAL_ORIGIN)
         await this.#persist(this.#local)
       }
       await this.#forget(sid, true, false)
       await this.#open(sid)
-      await this.#resendUnsent(sid, reason, retries > 3 ? pending.map((m) => m.id) : [])
+      await this.#resendUnsent(sid, reason, retries > 3 ? carry.messages.map((m) => m.id) : [])
     })().catch((e) => this.emit('error', e))
   }
 
-  #unsentList(): Y.Map<MessageRecord[]> {
+  #unsentList(): Y.Map<CarryOver> {
     return this.#local.getMap('unsent')
   }
 
@@ -615,8 +625,7 @@ export class Client extends Emitter<ClientEvents> {
     await this.#sync?.channel(docNames.conversation(sid))?.whenSynced()
     const kept = this.#unsentList().get(sid)
     if (kept === undefined || this.#shutdown) return
-    const dropped = [...alreadyDropped]
-    for (const record of kept) if (!(await t.conversation._resend(record))) dropped.push(record.id)
+    const dropped = [...alreadyDropped, ...(await t.conversation._restore(kept))]
     Y.transact(this.#local, () => this.#unsentList().delete(sid), LOCAL_ORIGIN)
     const error = new ColloquyError('REJECTED', `the relay refused a change to conversation ${sid}: ${reason}`)
     this.emit('error', Object.assign(error, { conversationSid: sid, droppedMessages: dropped }))
@@ -765,7 +774,9 @@ export class Client extends Emitter<ClientEvents> {
     const sid = name.slice('conv/'.length)
     const t = this.#conversations.get(sid)
     if (!t) return
-    const unsent = [...(this.#unsentList().get(sid) ?? []), ...t.conversation._pendingRecords()].map((m) => m.id)
+    const unsent = [...(this.#unsentList().get(sid)?.messages ?? []), ...t.conversation._pendingRecords()].map(
+      (m) => m.id,
+    )
     if (this.#unsentList().has(sid)) Y.transact(this.#local, () => this.#unsentList().delete(sid), LOCAL_ORIGIN)
     if (t.visible) {
       t.visible = false

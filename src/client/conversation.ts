@@ -107,6 +107,15 @@ export interface SendMessageInput {
   referencedMessage?: string
 }
 
+/** @internal My local changes to a conversation, kept across a refused update (see `_carryOver`). */
+export interface CarryOver {
+  messages: MessageRecord[]
+  reactions: Array<{ messageId: string; emoji: string; at: number }>
+  edits: Array<{ id: string; edit: EditRecord }>
+  horizon: number | null
+  prefs: Record<string, unknown>
+}
+
 /** Options when adding a participant. */
 export interface AddParticipantOptions {
   role?: Role
@@ -875,13 +884,70 @@ export class Conversation extends Emitter<ConversationEvents> {
       .filter((m): m is MessageRecord => m !== undefined && m.author === me)
   }
 
-  /** @internal Writes a pending message again after a resync; false when it may no longer be sent. */
-  async _resend(record: MessageRecord): Promise<boolean> {
-    if (this._doc.messages.has(record.id)) return true
-    if (this.isDeleted || this.state.current === 'closed' || !can(this._doc, this.#host.identity, 'send')) return false
-    const participantSid = this._doc.participants.get(this.#host.identity)?.sid ?? null
-    await this.#write(() => this._doc.messages.set(record.id, { ...record, participantSid }))
-    return true
+  /**
+   * @internal What I changed here that the relay may not have: my pending messages, my reactions,
+   * my edits, my read horizon and my preferences. Taken before a refused copy is dropped.
+   */
+  _carryOver(): CarryOver {
+    const me = this.#host.identity
+    const reactions: CarryOver['reactions'] = []
+    this._doc.reactions.forEach((at, key) => {
+      const { messageId, identity, emoji } = parseReactionKey(key)
+      if (identity === me) reactions.push({ messageId, emoji, at })
+    })
+    const edits: CarryOver['edits'] = []
+    this._doc.edits.forEach((edit, key) => {
+      if (editTarget(key) === key && edit.by === me && this._doc.messages.get(key)?.author === me)
+        edits.push({ id: key, edit: edit as EditRecord })
+    })
+    const prefs: Record<string, unknown> = {}
+    for (const field of ['notificationLevel', 'markedUnread']) {
+      const v = this._doc.prefs.get(prefKey(me, field))
+      if (v !== undefined) prefs[field] = v
+    }
+    return { messages: this._pendingRecords(), reactions, edits, horizon: this._horizon(me).index, prefs }
+  }
+
+  /**
+   * @internal Re-applies a carry-over on a fresh copy, where it is still allowed; returns the ids
+   * of messages that may no longer be sent. Nothing newer on the relay is overwritten: reactions
+   * and preferences only fill gaps, edits only replace older ones, the horizon only moves forward.
+   */
+  async _restore(carry: CarryOver): Promise<string[]> {
+    const me = this.#host.identity
+    const doc = this._doc
+    const dropped: string[] = []
+    const mayWrite = !this.isDeleted
+    const maySend = mayWrite && this.state.current !== 'closed' && can(doc, me, 'send')
+    const mayReact = mayWrite && can(doc, me, 'react')
+    const mayRead = mayWrite && can(doc, me, 'readState')
+    const participantSid = doc.participants.get(me)?.sid ?? null
+    await this.#write(() => {
+      for (const record of carry.messages) {
+        if (doc.messages.has(record.id)) continue
+        if (maySend) doc.messages.set(record.id, { ...record, participantSid })
+        else dropped.push(record.id)
+      }
+      if (mayReact) {
+        for (const r of carry.reactions) {
+          const key = reactionKey(r.messageId, me, r.emoji)
+          if (doc.messages.has(r.messageId) && !doc.reactions.has(key)) doc.reactions.set(key, r.at)
+        }
+      }
+      if (maySend) {
+        for (const { id, edit } of carry.edits) {
+          const current = doc.edits.get(id) as EditRecord | undefined
+          if (doc.messages.get(id)?.author === me && (!current || current.at < edit.at)) doc.edits.set(id, edit)
+        }
+      }
+      if (mayRead) {
+        if (carry.horizon !== null) advanceHorizon(doc, me, carry.horizon, this.#host.now())
+        for (const [field, value] of Object.entries(carry.prefs)) {
+          if (!doc.prefs.has(prefKey(me, field))) doc.prefs.set(prefKey(me, field), value)
+        }
+      }
+    })
+    return dropped
   }
 
   /** @internal */

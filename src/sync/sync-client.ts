@@ -36,6 +36,14 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   readonly #backoff: BackoffOptions
   #socket: TransportSocket | null = null
   #open = false
+  /**
+   * Whether the relay has sent anything on this socket, which it does only once the token is
+   * verified. Until then one document's step 1 goes out (the probe) and the others wait: the relay
+   * queues at most 16 frames before verifying the token and closes with 4429 beyond that, so a
+   * client with more documents would be refused for good whenever verification is slow.
+   */
+  #authed = false
+  #probe: DocChannel | null = null
   #state: ConnectionState = 'disconnected'
   #attempt = 0
   #timer: unknown = null
@@ -74,8 +82,9 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       denied: (reason) => this.emit('docDenied', name, reason),
     })
     this.#channels.set(name, channel)
-    if (this.#open && this.#socket) {
+    if (this.#open && this.#socket && (this.#authed || this.#probe === null)) {
       const socket = this.#socket
+      if (!this.#authed) this.#probe = channel
       channel.attach((frame) => socket.send(frame))
     }
     return channel
@@ -137,14 +146,27 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       onOpen: () => {
         if (closed || this.#stopped) return
         this.#open = true
+        this.#authed = false
+        this.#probe = null
         this.#attempt = 0
         this.#setState('connected')
         const s = socket
         if (!s) return
-        for (const ch of this.#channels.values()) ch.attach((frame) => s.send(frame))
+        const probe = this.#channels.values().next().value
+        if (probe) {
+          this.#probe = probe
+          probe.attach((frame) => s.send(frame))
+        }
       },
       onMessage: (data: Uint8Array) => {
         if (closed) return
+        if (!this.#authed && socket) {
+          // The relay answered: the token is verified, every other document may go now.
+          this.#authed = true
+          const s = socket
+          for (const ch of this.#channels.values()) if (ch !== this.#probe) ch.attach((frame) => s.send(frame))
+          this.#probe = null
+        }
         let frame: ReturnType<typeof readFrame>
         try {
           frame = readFrame(data)

@@ -49,13 +49,17 @@ describe('awareness spoofing is refused with 4422', () => {
     const seen: string[] = []
     w.bconv.on('typingStarted', (p: Participant) => seen.push(p.identity ?? '?'))
     const m = await malloryIn(s, w)
-    m.sendAwareness(w.docName, [{ clientID: m.doc(w.docName).clientID, clock: 1, state: { identity: 'alice', typing: true } }])
+    m.sendAwareness(w.docName, [
+      { clientID: m.doc(w.docName).clientID, clock: 1, state: { identity: 'alice', typing: true } },
+    ])
     await refusedAwareness(m, 'awareness state must carry your own identity')
     // A marker after the refusal: mallory's own (legitimate) typing on a new socket. Bob's socket
     // is FIFO, so had the spoof been forwarded he would have seen it before this.
     const m2 = await malloryIn(s, w)
     const marker = waitFor<Participant>(w.bconv, 'typingStarted', (p) => p.identity === 'mallory')
-    m2.sendAwareness(w.docName, [{ clientID: m2.doc(w.docName).clientID, clock: 1, state: { identity: 'mallory', typing: true } }])
+    m2.sendAwareness(w.docName, [
+      { clientID: m2.doc(w.docName).clientID, clock: 1, state: { identity: 'mallory', typing: true } },
+    ])
     await marker
     expect(seen).toEqual(['mallory'])
     expect(typistsSeenByBob(w)).toEqual(['mallory'])
@@ -118,7 +122,8 @@ describe('awareness spoofing is refused with 4422', () => {
   it('a state for the relay’s own clientID', async () => {
     const w = await buildWorld(s)
     const m = await malloryIn(s, w)
-    const relayClient = (await w.relay.core._load(w.docName)!).awareness!.clientID
+    // The relay's awareness (created on first use) shares its document's clientID.
+    const relayClient = (await w.relay.core._load(w.docName)!).doc.clientID
     m.sendAwareness(w.docName, [{ clientID: relayClient, clock: 1, state: { identity: 'mallory', typing: true } }])
     await refusedAwareness(m, 'awareness for a client id that is not yours')
     await typingWorks(w)
@@ -131,7 +136,9 @@ describe('awareness spoofing is refused with 4422', () => {
       await waitUntil(() => bobsAlice.isOnline === true, 'bob sees alice online')
       const m = await malloryIn(s, w)
       await m.sync(target)
-      m.sendAwareness(target, [{ clientID: m.doc(target).clientID, clock: 1, state: { online: target === 'user/mallory' } }])
+      m.sendAwareness(target, [
+        { clientID: m.doc(target).clientID, clock: 1, state: { online: target === 'user/mallory' } },
+      ])
       await refusedAwareness(m, 'awareness state must carry your own identity')
       await typingWorks(w)
       expect(bobsAlice.isOnline).toBe(true)

@@ -27,6 +27,7 @@ import {
 } from './helpers.ts'
 import {
   awarenessFrame,
+  type Content,
   encodeUpdate,
   frame,
   MSG,
@@ -208,14 +209,18 @@ describe('fuzzing the relay with mutated frames', () => {
     const structural = (): Uint8Array => {
       const { structs } = Y.decodeUpdate(pickOne(updates))
       const items = structs.filter((st): st is Y.Item => st instanceof Y.Item)
-      if (items.length === 0) return encodeUpdate([], [{ client: pickOne(knownClients), clock: int(64), len: 1 + int(3) }])
+      if (items.length === 0)
+        return encodeUpdate([], [{ client: pickOne(knownClients), clock: int(64), len: 1 + int(3) }])
       const rounds = 1 + int(3)
       for (let r = 0; r < rounds; r++) {
         const it = pickOne(items)
-        const mutable = it as unknown as { id: Y.ID; length: number; content: Y.AbstractContent }
+        const mutable = it as unknown as { id: Y.ID; length: number; content: Content }
         switch (int(8)) {
           case 0:
-            mutable.id = Y.createID(pickOne(knownClients), Math.max(0, Y.getState(replica.store, it.id.client) - int(3)))
+            mutable.id = Y.createID(
+              pickOne(knownClients),
+              Math.max(0, Y.getState(replica.store, it.id.client) - int(3)),
+            )
             break
           case 1:
             it.origin = pickOne(knownIds)
@@ -249,9 +254,7 @@ describe('fuzzing the relay with mutated frames', () => {
         }
       }
       const deletes =
-        int(3) === 0
-          ? [{ client: pickOne(knownIds).client, clock: pickOne(knownIds).clock, len: 1 + int(2) }]
-          : []
+        int(3) === 0 ? [{ client: pickOne(knownIds).client, clock: pickOne(knownIds).clock, len: 1 + int(2) }] : []
       try {
         return encodeUpdate(items, deletes)
       } catch {
@@ -259,12 +262,18 @@ describe('fuzzing the relay with mutated frames', () => {
       }
     }
 
-    const stats = { sent: 0, connections: 0, resubscribed: 0, closes: new Map<number, number>(), outcomes: new Map<string, number>() }
+    const stats = {
+      sent: 0,
+      connections: 0,
+      resubscribed: 0,
+      closes: new Map<number, number>(),
+      outcomes: new Map<string, number>(),
+    }
     const started = Date.now()
     let m: RawClient | null = null
     const token = await tokenFor('mallory')
     while (stats.sent < MAX_FRAMES && Date.now() - started < MAX_MS) {
-      if (!m || !m.isOpen) {
+      if (!m?.isOpen) {
         if (m?.closeInfo) stats.closes.set(m.closeInfo.code, (stats.closes.get(m.closeInfo.code) ?? 0) + 1)
         m?.close()
         m = await RawClient.connect(w.relay.url, token)
@@ -279,7 +288,10 @@ describe('fuzzing the relay with mutated frames', () => {
           // A mutation made her leave (which she may do): alice adds her back, so the fuzzer keeps
           // writing as a member rather than into a denied document.
           await w.conv.add('mallory').catch(() => {})
-          await waitUntil(async () => (await w.relay.core._load(name)!).conv!.participants.has('mallory'), 'mallory is back')
+          await waitUntil(
+            async () => (await w.relay.core._load(name)!).conv!.participants.has('mallory'),
+            'mallory is back',
+          )
           stats.resubscribed++
           m.close()
           m = null

@@ -30,6 +30,12 @@ describe('honest offline work is never refused', () => {
     const aliceMsg = await conv.sendMessage('from alice')
     await waitUntil(() => mine.index !== null && aliceMsg.index !== null, 'both messages are sequenced')
     await waitUntil(async () => (await b1.getMessagesCount()) === 2, 'bob has both messages')
+    // Online first, so that the offline rewrites land on live values the relay holds.
+    await mine.updateBody('v1.5')
+    await (await b1.getMessageBySid(aliceMsg.sid)).react('👀')
+    await b1.advanceLastReadMessageIndex(mine.index!)
+    await b1.setUserNotificationLevel('default')
+    await waitUntil(() => hers.body === 'v1.5' && aliceMsg.reactions.length === 1, 'alice sees bob’s online writes')
     await bob1.whenSynced()
     const errors: Array<{ code?: string }> = []
 
@@ -38,7 +44,7 @@ describe('honest offline work is never refused', () => {
     await waitUntil(() => bob1.connectionState !== 'connected', 'bob is offline')
     await mine.updateBody('v2')
     await (await b1.getMessageBySid(aliceMsg.sid)).react('👍')
-    await b1.advanceLastReadMessageIndex(mine.index!)
+    await b1.updateLastReadMessageIndex(null)
     await b1.setUserNotificationLevel('muted')
     await bob1.shutdown()
 
@@ -50,6 +56,7 @@ describe('honest offline work is never refused', () => {
     await mine2.updateBody('v3')
     const hers2 = await b2.getMessageBySid(aliceMsg.sid)
     await hers2.unreact('👍')
+    await hers2.unreact('👀')
     await hers2.react('🎉')
     await b2.advanceLastReadMessageIndex(aliceMsg.index!)
     await b2.setUserNotificationLevel('mentions')

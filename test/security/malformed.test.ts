@@ -158,9 +158,7 @@ describe('malformed frames', () => {
     await m.roundTrip('user/mallory')
     expect(m.isOpen).toBe(true)
     expect(await observedState(w.relay, w.storage, name)).toEqual(before)
-    const leaked = m.frames
-      .map(parseFrame)
-      .filter((f) => f?.docName === name && f.type !== MSG.auth)
+    const leaked = m.frames.map(parseFrame).filter((f) => f?.docName === name && f.type !== MSG.auth)
     expect(leaked).toEqual([])
     expect(secret._doc.participants.has('mallory')).toBe(false)
     stored.destroy()

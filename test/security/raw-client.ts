@@ -12,8 +12,8 @@
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
-import * as syncProtocol from 'y-protocols/sync'
 import { WebSocket } from 'ws'
+import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 
 export const MSG = { sync: 0, awareness: 1, auth: 2, queryAwareness: 3, unsubscribe: 100 } as const
@@ -97,6 +97,9 @@ export const parseFrame = (bytes: Uint8Array): ParsedFrame | null => {
   }
 }
 
+/** Item content (Yjs does not export its abstract content type). */
+export type Content = ConstructorParameters<typeof Y.Item>[7]
+
 /** One struct to hand-encode: a Yjs item (or GC) built by {@link item} or taken from `Y.decodeUpdate`. */
 export type Struct = Y.Item | Y.GC
 
@@ -107,7 +110,7 @@ export type Struct = Y.Item | Y.GC
 export const item = (options: {
   client: number
   clock: number
-  content: Y.AbstractContent | unknown[]
+  content: Content | unknown[]
   origin?: Y.ID | null
   rightOrigin?: Y.ID | null
   /** A root name, or the ID of the item holding a nested type. */
@@ -124,7 +127,7 @@ export const item = (options: {
     // A root name or an ID is what Yjs decodes for a parent: the constructor's typing is narrower.
     (options.parent ?? null) as never,
     options.parentSub ?? null,
-    content as Y.AbstractContent,
+    content as Content,
   )
 }
 
@@ -132,7 +135,10 @@ export const item = (options: {
  * Hand-encodes a v1 update from `structs` (grouped by client, each group contiguous in clock
  * order) and an explicit delete set — which may leave out deletions a real Yjs update would carry.
  */
-export const encodeUpdate = (structs: Struct[], deletes: Array<{ client: number; clock: number; len: number }> = []) => {
+export const encodeUpdate = (
+  structs: Struct[],
+  deletes: Array<{ client: number; clock: number; len: number }> = [],
+) => {
   const encoder = new Y.UpdateEncoderV1()
   const byClient = new Map<number, Struct[]>()
   for (const s of structs) {
@@ -247,7 +253,7 @@ export class RawClient {
     const d = this.doc(docName)
     const mark = this.frames.length
     const reply = this.next(
-      (f, i) => i >= mark && (f.docName === docName && (f.syncType === SYNC.step2 || f.denied !== null)),
+      (f, i) => i >= mark && f.docName === docName && (f.syncType === SYNC.step2 || f.denied !== null),
       ms,
     )
     this.send(step1Frame(docName, d))

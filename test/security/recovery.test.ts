@@ -123,6 +123,47 @@ describe('a client whose offline change is refused', () => {
     expect(s.bob.connectionState).toBe('connected')
   })
 
+  it('demoted while offline: what read-only access still allows survives the refusal (reaction, read horizon, mute)', async () => {
+    const s = await setup()
+    s.proxy.cut()
+    await waitUntil(() => s.bob.connectionState !== 'connected', 'bob is offline')
+    await (await s.conv.getParticipantByIdentity('bob')).updateAccess('Read')
+    const mine = await s.bconv.getMessageBySid(s.first.sid)
+    await mine.react('👍')
+    await s.bconv.advanceLastReadMessageIndex(s.first.index!)
+    await s.bconv.setUserNotificationLevel('muted')
+    const refused = await s.bconv.sendMessage('written while read-only')
+
+    const rejected = waitFor<{ code: string; droppedMessages?: string[] }>(
+      s.bob,
+      'error',
+      (e) => e.code === 'REJECTED',
+      10_000,
+    )
+    s.proxy.restore()
+    expect((await rejected).droppedMessages).toEqual([refused.sid])
+    await waitUntil(() => s.bob.connectionState === 'connected', 'bob reconnects after the refusal')
+    await s.bob.whenSynced()
+    const bconv = await s.bob.getConversationBySid(s.conv.sid)
+    // On bob's fresh copy and, through the relay, on alice's side.
+    await waitUntil(
+      async () => (await bconv.getMessageBySid(s.first.sid)).reactions.length === 1,
+      'bob’s reaction is back',
+    )
+    expect(bconv.lastReadMessageIndex).toBe(s.first.index)
+    expect(bconv.notificationLevel).toBe('muted')
+    const atAlice = await s.conv.getMessageBySid(s.first.sid)
+    await waitUntil(
+      () => atAlice.reactions.some((r) => r.emoji === '👍' && r.users.includes('bob')),
+      'alice sees the reaction',
+    )
+    await waitUntil(
+      async () => (await s.conv.getParticipantByIdentity('bob')).lastReadMessageIndex === s.first.index,
+      'alice sees bob’s read horizon',
+    )
+    expect(await storedBodies(s.storage, s.conv.sid)).toEqual(['hello bob'])
+  })
+
   it('removed while offline: the conversation leaves his list, the offline message is never sent, the rest kept', async () => {
     const s = await setup()
     const errors: Array<{ code?: string }> = []

@@ -11,15 +11,7 @@ import { participantSidFor } from '../../src/ids.ts'
 import type { Conversation, Message } from '../../src/index.ts'
 import type { ParticipantRecord } from '../../src/schema/layout.ts'
 import { createSqliteStorage } from '../../src/storage/sqlite.ts'
-import {
-  boundClientOf,
-  contentOf,
-  Scope,
-  storedDoc,
-  UPDATE_REJECTED,
-  waitFor,
-  waitUntil,
-} from './helpers.ts'
+import { boundClientOf, contentOf, Scope, storedDoc, UPDATE_REJECTED, waitFor, waitUntil } from './helpers.ts'
 
 describe('rules survive a relay restart on the same SQLite file', () => {
   const s = new Scope()
