@@ -4,11 +4,13 @@
  * and after every client left (idle documents unload after `--idle-ms`).
  *
  *     node bench/load.ts                       # ramp 100 → 500 → 1000 clients (default)
- *     node bench/load.ts --levels 100,500,1000,2000 --messages 2000 --rate 200
+ *     node bench/load.ts --levels 100,500,1000,2000,4000 --messages 600 --rate 50
+ *     node bench/load.ts --levels 1000 --rate 400              # throughput at one level
+ *     node bench/load.ts --store memory                        # the relay without durable storage
  *     node bench/load.ts --quick               # tiny numbers: proves it works (test/faults/load-quick.test.ts)
  *
  * The relay runs as its own process (this file with `--relay-child`, `--expose-gc`) on a fresh
- * SQLite file, on 127.0.0.1 only. The clients are lightweight raw-protocol clients in this process:
+ * SQLite file (or `--store memory`), on 127.0.0.1 only. The clients are lightweight raw-protocol clients in this process:
  * one WebSocket each, the colloquy wire protocol (multiplexed y-websocket frames, `DocChannel`),
  * a Y.Doc per document: their inbox and their conversation. Conversations (`--size` members each)
  * are created by real `Client`s, which then leave. At each level every conversation's members stay
@@ -20,7 +22,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { cpus, loadavg, totalmem, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
@@ -35,6 +37,7 @@ import { DocChannel } from '../src/sync/channel.ts'
 import { readFrame } from '../src/sync/protocol.ts'
 
 const SECRET = 'colloquy-load-secret-0123456789abcdef-0123'
+const startLoad = loadavg()
 
 const { values } = parseArgs({
   options: {
@@ -47,6 +50,7 @@ const { values } = parseArgs({
     'idle-ms': { type: 'string' },
     'max-seconds': { type: 'string' },
     db: { type: 'string' },
+    store: { type: 'string' },
   },
 })
 
@@ -60,9 +64,11 @@ interface RelayStats {
   cpuMicros: number
   connections: number
   documents: number
+  /** The relay's event-loop delay p99 since the last reset, ms. */
+  lagP99: number
 }
 
-if (values['relay-child']) {
+async function relayChild(): Promise<void> {
   const relay = await createRelay({
     auth: { secret: SECRET },
     dataPath: values.db ?? ':memory:',
@@ -70,8 +76,12 @@ if (values['relay-child']) {
   })
   const port = await relay.listen(0, '127.0.0.1')
   const gc = (globalThis as { gc?: () => void }).gc
-  process.on('message', async (m: { id: number; cmd: string; gc?: boolean }) => {
+  const lag = monitorEventLoopDelay({ resolution: 10 })
+  lag.enable()
+  process.on('message', async (m: { id: number; cmd: string; gc?: boolean; resetLag?: boolean }) => {
     if (m.cmd === 'stats') {
+      const lagP99 = lag.count > 0 ? lag.percentile(99) / 1e6 : 0
+      if (m.resetLag) lag.reset()
       const cpu = process.cpuUsage()
       if (m.gc && gc) {
         gc()
@@ -86,6 +96,7 @@ if (values['relay-child']) {
         cpuMicros: cpu.user + cpu.system,
         connections: relay.core.connectionCount,
         documents: relay.core.loadedDocuments,
+        lagP99,
       }
       process.send!({ id: m.id, stats })
     } else if (m.cmd === 'close') {
@@ -96,8 +107,6 @@ if (values['relay-child']) {
   })
   process.on('disconnect', () => process.exit(0))
   process.send!({ ready: true, port })
-} else {
-  await main()
 }
 
 // ---------------------------------------------------------------- the driver
@@ -106,8 +115,10 @@ async function main(): Promise<void> {
   const quick = values.quick === true
   const levels = (values.levels ?? (quick ? '6,12' : '100,500,1000')).split(',').map(Number)
   const size = Number(values.size ?? (quick ? 3 : 4))
-  const messages = Number(values.messages ?? (quick ? 20 : 1500))
-  const rate = Number(values.rate ?? (quick ? 100 : 150))
+  const messages = Number(values.messages ?? (quick ? 20 : 600))
+  const rate = Number(values.rate ?? (quick ? 100 : 50))
+  const store = values.store ?? 'sqlite'
+  if (store !== 'sqlite' && store !== 'memory') throw new Error('--store is sqlite or memory')
   const idleMs = Number(values['idle-ms'] ?? (quick ? 300 : 2000))
   const maxSeconds = Number(values['max-seconds'] ?? (quick ? 60 : 600))
   if (levels.some((n) => !Number.isInteger(n) || n < size) || !(size >= 2) || !(messages > 0) || !(rate > 0))
@@ -116,7 +127,7 @@ async function main(): Promise<void> {
   const progress = (line: string) => process.stderr.write(`[load] ${line}\n`)
   const started = Date.now()
   const dir = mkdtempSync(join(tmpdir(), 'colloquy-load-'))
-  const relay = new RelayChild(join(dir, 'relay.sqlite'), idleMs)
+  const relay = new RelayChild(store === 'sqlite' ? join(dir, 'relay.sqlite') : ':memory:', idleMs)
   const clients: LightClient[] = []
   const stop = setTimeout(() => {
     process.stderr.write(`[load] gave up after ${maxSeconds} s (--max-seconds)\n`)
@@ -143,7 +154,7 @@ async function main(): Promise<void> {
       // Conversations for the newcomers, created by real clients (which then leave).
       const wanted = Math.floor(level / size)
       const t0 = performance.now()
-      const fresh = await createConversations(url, convs.length, wanted - convs.length, size)
+      const { sids: fresh, owners } = await createConversations(url, convs.length, wanted - convs.length, size)
       convs.push(...fresh)
       // Connect the newcomers: member k of conversation c is `u<c>-<k>`.
       const newcomers: LightClient[] = []
@@ -164,8 +175,10 @@ async function main(): Promise<void> {
         60_000,
         'every new client synced and sees itself as a participant',
       )
+      // The relay has every conversation (its members see themselves in it): the owners leave.
+      await Promise.all(owners.map((o) => o.shutdown()))
       const connectMs = performance.now() - t0
-      const atLevel = await relay.stats(false)
+      const atLevel = await relay.stats(false, true)
       progress(
         `${clients.length} clients, ${convs.length} conversations connected in ${(connectMs / 1000).toFixed(1)} s; ` +
           `relay ${atLevel.connections} connections, ${atLevel.documents} documents`,
@@ -179,6 +192,7 @@ async function main(): Promise<void> {
       const byConv = new Map<string, LightClient[]>()
       for (const c of clients) for (const sid of c.sids) byConv.set(sid, [...(byConv.get(sid) ?? []), c])
       const sids = [...byConv.keys()]
+      for (const c of clients) c.record(sample)
       let expected = 0
       for (let i = 0; i < messages; i++) {
         const due = w0 + (i * 1000) / rate
@@ -187,7 +201,7 @@ async function main(): Promise<void> {
         const sid = sids[Math.floor(Math.random() * sids.length)]!
         const members = byConv.get(sid)!
         const from = members[Math.floor(Math.random() * members.length)]!
-        from.send(sid, sample)
+        from.send(sid)
         expected += members.length - 1
       }
       await within(
@@ -206,9 +220,11 @@ async function main(): Promise<void> {
           `${ms(sample.p(sample.delivered, 50))} / ${ms(sample.p(sample.delivered, 95))} / ${ms(sample.p(sample.delivered, 99))} / ${ms(Math.max(...sample.delivered))} | ` +
           `${ms(sample.p(sample.stamped, 50))} / ${ms(sample.p(sample.stamped, 95))} / ${ms(sample.p(sample.stamped, 99))} | ` +
           `${(relayCpu * 100).toFixed(0)} % | ${fmtMiB(end.rss)} | ${fmtMiB(withGc.heapUsed)} | ` +
-          `${ms(lag.percentile(99) / 1e6)} |`,
+          `${ms(end.lagP99)} | ${ms(lag.percentile(99) / 1e6)} |`,
       )
-      progress(`level ${clients.length}: p50 ${ms(sample.p(sample.delivered, 50))}, p99 ${ms(sample.p(sample.delivered, 99))}`)
+      progress(
+        `level ${clients.length}: p50 ${ms(sample.p(sample.delivered, 50))}, p99 ${ms(sample.p(sample.delivered, 99))}`,
+      )
     }
 
     // Everyone leaves; idle documents unload.
@@ -237,12 +253,13 @@ async function main(): Promise<void> {
           .map((x) => x.toFixed(2))
           .join(', ')}`,
       '',
-      `One relay process (SQLite store, idle unload ${idleMs} ms) and one client process on the same machine, loopback. ` +
+      `Command: \`node bench/load.ts ${process.argv.slice(2).join(' ')}\`. ` +
+        `One relay process (${store === 'sqlite' ? 'SQLite store, durable commits' : 'in-memory store'}, idle unload ${idleMs} ms) and one client process on the same machine, loopback. ` +
         `Conversations of ${size} members; each client holds one WebSocket and syncs its inbox and its conversation. ` +
         `Latency = write → each other member's replica holds the message (delivered), or → the author sees the relay's index (stamped).`,
       '',
-      '| clients | conversations | relay docs | connect | messages (offered → achieved) | deliveries | delivered p50 / p95 / p99 / max | stamped p50 / p95 / p99 | relay CPU | relay RSS | relay heap (after GC) | client loop lag p99 |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|',
+      '| clients | conversations | relay docs | connect | messages (offered → achieved) | deliveries | delivered p50 / p95 / p99 / max | stamped p50 / p95 / p99 | relay CPU | relay RSS | relay heap (after GC) | relay loop lag p99 | client loop lag p99 |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
       ...rows,
       '',
       `Relay memory: start ${fmtMiB(base.rss)} RSS / ${fmtMiB(base.heapUsed)} heap; ` +
@@ -260,8 +277,6 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true })
   }
 }
-
-const startLoad = loadavg()
 
 // ---------------------------------------------------------------- pieces
 
@@ -347,8 +362,8 @@ class RelayChild {
     )
   }
 
-  async stats(gc: boolean): Promise<RelayStats> {
-    return (await this.#call('stats', { gc })).stats!
+  async stats(gc: boolean, resetLag = false): Promise<RelayStats> {
+    return (await this.#call('stats', { gc, resetLag })).stats!
   }
 
   async close(): Promise<void> {
@@ -361,33 +376,40 @@ class RelayChild {
 }
 
 /** Creates `count` conversations (numbered from `first`) of `size` members each, with real Clients. */
-async function createConversations(url: string, first: number, count: number, size: number): Promise<string[]> {
-  if (count <= 0) return []
+async function createConversations(
+  url: string,
+  first: number,
+  count: number,
+  size: number,
+): Promise<{ sids: string[]; owners: Client[] }> {
+  if (count <= 0) return { sids: [], owners: [] }
   const owners = await Promise.all(
     Array.from({ length: Math.min(4, count) }, (_, k) =>
       Client.create({ relayUrl: url, token: () => signToken({ identity: `owner-${first}-${k}`, secret: SECRET }) }),
     ),
   )
-  try {
-    const sids: string[] = new Array(count)
-    await Promise.all(
-      owners.map(async (owner, k) => {
-        for (let i = k; i < count; i += owners.length) {
-          const conv = await owner.createConversation({ friendlyName: `load ${first + i}` })
-          for (let m = 0; m < size; m++) await conv.add(`u${first + i}-${m}`)
-          sids[i] = conv.sid
-        }
-      }),
-    )
-    await within(Promise.all(owners.map((o) => o.whenSynced())), 60_000, 'the owners synced')
-    return sids
-  } finally {
-    // Leave once the members see their conversations (LightClient.ready); shutting down earlier
-    // could cut writes still on their way, so the owners stay until then.
-    pendingOwners.push(...owners)
+  for (const [k, o] of owners.entries()) {
+    o.on('connectionError', (e) => process.stderr.write(`[load] owner ${k}: connection error ${e.code} ${e.message}\n`))
+    o.on('error', (e) => process.stderr.write(`[load] owner ${k}: ${e instanceof Error ? e.message : String(e)}\n`))
   }
+  const sids: string[] = new Array(count)
+  await Promise.all(
+    owners.map(async (owner, k) => {
+      for (let i = k; i < count; i += owners.length) {
+        const conv = await owner.createConversation({ friendlyName: `load ${first + i}` })
+        for (let m = 0; m < size; m++) await conv.add(`u${first + i}-${m}`)
+        sids[i] = conv.sid
+      }
+    }),
+  )
+  await within(
+    Promise.all(owners.map((o) => o.whenSynced())),
+    60_000,
+    `the owners synced (${owners.map((o) => o.connectionState).join(', ')})`,
+  )
+  // The owners leave once the members see their conversations: the relay has them then.
+  return { sids, owners }
 }
-const pendingOwners: Client[] = []
 
 /** One WebSocket, the multiplexed protocol, a Y.Doc per document (inbox + conversations). */
 class LightClient {
@@ -462,19 +484,16 @@ class LightClient {
 
   /** Synced, and a participant of each of its conversations. */
   ready(): Promise<void> {
-    return waitFor(() =>
-      [...this.#channels.values()].every((ch) => ch.synced) &&
-      [...this.#convs.values()].every((c) => c.participants.has(this.identity)),
-    ).then(async () => {
-      // The owners leave once their members are in.
-      const owners = pendingOwners.splice(0)
-      await Promise.all(owners.map((o) => o.shutdown()))
-    })
+    return waitFor(
+      () =>
+        [...this.#channels.values()].every((ch) => ch.synced) &&
+        [...this.#convs.values()].every((c) => c.participants.has(this.identity)),
+    )
   }
 
   /** Writes a message into conversation `sid`, as the Client would. */
-  send(sid: string, latencies: Latencies): void {
-    this.#latencies = latencies
+  send(sid: string): void {
+    const latencies = this.#latencies!
     const conv = this.#convs.get(sid)!
     const id = newMessageSid()
     this.#mine.add(id)
@@ -492,7 +511,7 @@ class LightClient {
     })
   }
 
-  /** Starts recording latencies into `latencies` (receivers too). */
+  /** Records latencies into `latencies` from now on (as author and as receiver). */
   record(latencies: Latencies): void {
     this.#latencies = latencies
   }
@@ -503,3 +522,6 @@ class LightClient {
     for (const ch of this.#channels.values()) ch.destroy()
   }
 }
+
+if (values['relay-child']) await relayChild()
+else await main()

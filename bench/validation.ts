@@ -13,7 +13,7 @@ import { participantSidFor } from '../src/ids.ts'
 import { ConversationDocument, reactionKey } from '../src/schema/layout.ts'
 import { MemoryStorage } from '../src/storage/memory.ts'
 import { MessageType, startFrame } from '../src/sync/protocol.ts'
-import { interleave, quick, row, summarize } from './stats.ts'
+import { fmt, interleave, quick, row, type ScenarioResult, summarize } from './stats.ts'
 
 const N = quick ? 200 : 5000
 const ROUNDS = quick ? 1 : 5
@@ -90,24 +90,28 @@ const run = async (frames: Uint8Array[], validate: boolean): Promise<number> => 
   return (used.user + used.system) / frames.length
 }
 
-export const benchValidation = async (): Promise<string> => {
+export const benchValidation = async (rounds = ROUNDS): Promise<ScenarioResult> => {
   const frames = generate()
   await run(frames.slice(0, 50), true) // warm up
-  const samples = await interleave(ROUNDS, {
+  const samples = await interleave(rounds, {
     off: () => run(frames, false),
     on: () => run(frames, true),
   })
   const off = summarize(samples.off)
   const on = summarize(samples.on)
-  return [
-    `### Validation: relay CPU per update (${frames.length} updates, ${ROUNDS} interleaved runs)`,
-    '',
-    '| relay | median | min–max | ratio |',
-    '|---|---|---|---|',
-    row('validation off', off, 'µs'),
-    row('validation on', on, 'µs', off),
-    '',
-  ].join('\n')
+  const ratio = on.median / off.median
+  return {
+    markdown: [
+      `### 5. Validation: relay CPU per update (${frames.length} updates, ${rounds} interleaved run${rounds > 1 ? 's' : ''})`,
+      '',
+      '| relay | median | min–max | ratio |',
+      '|---|---|---|---|',
+      row('validation off', off, 'µs'),
+      row('validation on', on, 'µs', off),
+      '',
+    ].join('\n'),
+    targets: [{ target: 'validation on vs off ≤ 1.15× relay CPU', measured: `${fmt(ratio)}×`, pass: ratio <= 1.15 }],
+  }
 }
 
-if (import.meta.main) process.stdout.write(`${await benchValidation()}\n`)
+if (import.meta.main) process.stdout.write(`${(await benchValidation()).markdown}\n`)

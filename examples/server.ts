@@ -15,7 +15,8 @@
  *   HOST            address both listen on (default 127.0.0.1)
  *   COLLOQUY_DB     the relay's SQLite file (default ./colloquy.sqlite)
  *   COLLOQUY_SECRET token secret (default: a random one, kept in `<COLLOQUY_DB>-dev-secret` so
- *                   tokens stay valid across restarts)
+ *                   tokens stay valid across restarts; printed at start)
+ *   COLLOQUY_LOG    `json`: the relay's structured logs on stderr
  *
  * Tests import `startExampleServer` and drive it directly (port 0, a temporary store, relay restarts).
  */
@@ -230,10 +231,6 @@ export const startExampleServer = async (options: ExampleServerOptions = {}): Pr
       devToken(req, res).catch((error: unknown) => sendJson(res, 500, { error: String(error) }))
       return
     }
-    if (url.pathname === '/dev/config') {
-      sendJson(res, 200, { devTokens })
-      return
-    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end()
       return
@@ -319,6 +316,11 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     process.stderr.write(`could not start: ${error instanceof Error ? error.message : String(error)}\n`)
     process.exit(1)
   })
+  if (!env.COLLOQUY_SECRET) {
+    const where =
+      (env.COLLOQUY_DB ?? './colloquy.sqlite') === ':memory:' ? 'this run only' : 'kept in <COLLOQUY_DB>-dev-secret'
+    say(`  development token secret (${where}): ${server.secret}`)
+  }
   say('')
   say(`  colloquy examples — open ${server.url} in two browser windows (or one normal, one private)`)
   say('  terminal chat: npm run chat -- --name bob')

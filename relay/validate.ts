@@ -74,6 +74,41 @@ const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.is
 const isIndex = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 const shortString = (v: unknown, max: number): boolean => typeof v === 'string' && v.length <= max
 
+// Records are stored and sent to every participant exactly as written: fields beyond the schema would
+// carry any amount of data past the documented limits (a 32 KiB body, 16 KiB of attributes).
+const keySet = (...keys: string[]): ReadonlySet<string> => new Set(keys)
+const onlyKeys = (v: object, allowed: ReadonlySet<string>): boolean => Object.keys(v).every((k) => allowed.has(k))
+const MESSAGE_FIELDS = keySet('id', 'author', 'participantSid', 'content', 'attributes', 'replyTo', 'createdAt')
+const BLOCK_FIELDS: Record<string, ReadonlySet<string>> = {
+  text: keySet('type', 'text'),
+  location: keySet('type', 'latitude', 'longitude', 'label'),
+  file: keySet('type', 'subtype', 'url', 'filename', 'contentType', 'size', 'width', 'height', 'duration'),
+}
+const PARTICIPANT_FIELDS = keySet(
+  'sid',
+  'identity',
+  'type',
+  'address',
+  'proxyAddress',
+  'attributes',
+  'role',
+  'access',
+  'dateCreated',
+  'dateUpdated',
+  'addedBy',
+  'membership',
+)
+const READ_FIELDS = keySet('epoch', 'index', 'at', 'm')
+const META_FIELDS = keySet('v', 'at', 'by')
+/** Longest map key: a reaction key is a message id, an identity and an emoji. */
+const MAX_KEY_LENGTH = 1024
+
+/** Content blocks as the schema has them, nothing more. */
+const checkBlocks = (content: unknown, reason: string): void => {
+  checkValue(() => checkContent(content), reason)
+  for (const b of content as Array<{ type: string }>) if (!onlyKeys(b, BLOCK_FIELDS[b.type]!)) refuse(reason)
+}
+
 /**
  * Validates one update from `identity` against the live conversation document, before it is
  * applied or forwarded. Decodes the update (no speculative apply), resolves every item's map key
@@ -391,6 +426,7 @@ const checkSemantics = (
   for (const it of created) {
     const last = it.values[it.values.length - 1]
     const deletedOnArrival = it.values.length === 0
+    if (it.key.length > MAX_KEY_LENGTH) refuse('key too long')
     switch (it.root) {
       case ROOTS.meta: {
         if (!META_KEYS.has(it.key as keyof MetaFields)) refuse(`unknown conversation field ${it.key}`)
@@ -436,7 +472,7 @@ const checkSemantics = (
         if (me!.access !== 'ReadWrite') refuse('read-only participants may not send')
         if (conv.get('state', 'active') === 'closed') refuse('the conversation is closed')
         if (conv.messages.has(it.key) || conv.stamps.has(it.key)) refuse('message ids cannot be reused')
-        for (const v of it.values) checkMessage(it.key, v, identity)
+        for (const v of it.values) checkMessage(it.key, v, identity, docKey)
         break
       }
       case ROOTS.edits: {
@@ -463,7 +499,7 @@ const checkSemantics = (
           const e = v as EditRecord
           if (!isPlainObject(e) || e.by !== identity || !isNumber(e.at)) refuse('malformed edit')
           for (const k of Object.keys(e)) if (!EDIT_KEYS.has(k)) refuse('malformed edit')
-          if (e.content !== undefined) checkValue(() => checkContent(e.content), 'invalid content')
+          if (e.content !== undefined) checkBlocks(e.content, 'invalid content')
           if (e.attributes !== undefined)
             checkValue(() => checkAttributes(e.attributes, LIMITS.attributesBytes), 'invalid attributes')
         }
@@ -496,6 +532,7 @@ const checkSemantics = (
           const s = v as { epoch?: unknown; index?: unknown; at?: unknown; m?: unknown }
           if (
             !isPlainObject(s) ||
+            !onlyKeys(s, READ_FIELDS) ||
             !isIndex(s.epoch) ||
             !(s.index === null || isIndex(s.index)) ||
             !isNumber(s.at) ||
@@ -596,7 +633,8 @@ const checkValue = (fn: () => unknown, reason: string): void => {
 }
 
 const checkMeta = (key: string, rec: unknown, identity: string): void => {
-  if (!isPlainObject(rec) || rec.by !== identity || !isNumber(rec.at)) refuse(`malformed ${key}`)
+  if (!isPlainObject(rec) || !onlyKeys(rec, META_FIELDS) || rec.by !== identity || !isNumber(rec.at))
+    refuse(`malformed ${key}`)
   const v = (rec as { v: unknown }).v
   const ok = (() => {
     switch (key as keyof MetaFields) {
@@ -630,14 +668,15 @@ const checkMeta = (key: string, rec: unknown, identity: string): void => {
 
 const checkParticipantRecord = (docKey: string, key: string, v: unknown): void => {
   const r = v as ParticipantRecord
-  if (!isPlainObject(r)) refuse('malformed participant')
+  if (!isPlainObject(r) || !onlyKeys(r, PARTICIPANT_FIELDS)) refuse('malformed participant')
   if (r.sid !== participantSidFor(docKey, key)) refuse('participant sid does not match')
   if (!ROLES.includes(r.role) || !ACCESS.includes(r.access)) refuse('invalid role or access')
-  if (!isNumber(r.dateCreated) || !isNumber(r.dateUpdated) || typeof r.addedBy !== 'string')
+  if (!isNumber(r.dateCreated) || !isNumber(r.dateUpdated) || !shortString(r.addedBy, LIMITS.identityLength))
     refuse('malformed participant')
   if (!shortString(r.membership, 64)) refuse('malformed participant')
   if (r.type === 'chat') {
     if (r.identity !== key) refuse('participant identity does not match its key')
+    if (r.address !== null || r.proxyAddress !== null) refuse('malformed participant address')
   } else if (r.type === 'sms' || r.type === 'whatsapp' || r.type === 'email') {
     if (r.identity !== null || key !== `${r.type}:${r.address}` || !shortString(r.proxyAddress, LIMITS.identityLength))
       refuse('malformed participant address')
@@ -645,13 +684,15 @@ const checkParticipantRecord = (docKey: string, key: string, v: unknown): void =
   checkValue(() => checkAttributes(r.attributes, LIMITS.attributesBytes), 'invalid participant attributes')
 }
 
-const checkMessage = (key: string, v: unknown, identity: string): void => {
+const checkMessage = (key: string, v: unknown, identity: string, docKey: string): void => {
   const m = v as MessageRecord
-  if (!isPlainObject(m) || m.id !== key) refuse('malformed message')
+  if (!isPlainObject(m) || !onlyKeys(m, MESSAGE_FIELDS) || m.id !== key) refuse('malformed message')
   if (m.author !== identity) refuse('a message must be written by its author')
-  if (!(m.participantSid === null || typeof m.participantSid === 'string')) refuse('malformed message')
+  // Apps look senders up by participant sid (Twilio's `message.participantSid`): it must be the author's.
+  if (!(m.participantSid === null || m.participantSid === participantSidFor(docKey, identity)))
+    refuse("participantSid must be the author's")
   if (!(m.replyTo === null || typeof m.replyTo === 'string') || !isNumber(m.createdAt)) refuse('malformed message')
-  checkValue(() => checkContent(m.content), 'invalid message content')
+  checkBlocks(m.content, 'invalid message content')
   checkValue(() => checkAttributes(m.attributes, LIMITS.attributesBytes), 'invalid message attributes')
 }
 

@@ -68,9 +68,9 @@ class Writer {
     })
   }
 
-  kill(): Promise<unknown> {
+  async kill(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL')
-    return this.exited
+    await this.exited
   }
 }
 
@@ -130,7 +130,10 @@ describe('faults: a client process killed mid-write', () => {
     const rows = await converge([conv], new Set(final.map((m) => m.sid)), 'alice holds every message the writer has')
     expect(rows.map((m) => ({ sid: m.sid, index: m.index, body: m.body }))).toEqual(final)
     for (const [sid, body] of acked)
-      expect(rows.filter((m) => m.sid === sid).map((m) => m.body), `acked ${body} delivered once`).toEqual([body])
+      expect(
+        rows.filter((m) => m.sid === sid).map((m) => m.body),
+        `acked ${body} delivered once`,
+      ).toEqual([body])
     expect(new Set(rows.map((m) => m.body)).size).toBe(rows.length)
     expect(new Set(rows.map((m) => m.index)).size).toBe(rows.length)
     // Each run's messages in the order they were written.

@@ -63,7 +63,12 @@ const CASES: Array<{ seed: number; devicesPerIdentity: number; schedule: Operati
 describe('faults: soak regressions', () => {
   for (const c of CASES) {
     it(`seed ${c.seed}: a message written by someone removed meanwhile is reported, not lost, across a crash`, async () => {
-      const report = await simulate({ seed: c.seed, steps: 300, devicesPerIdentity: c.devicesPerIdentity, schedule: c.schedule })
+      const report = await simulate({
+        seed: c.seed,
+        steps: 300,
+        devicesPerIdentity: c.devicesPerIdentity,
+        schedule: c.schedule,
+      })
       expect(report.violations).toEqual([])
       expect(report.dropped).toBe(1)
     })

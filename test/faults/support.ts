@@ -4,8 +4,8 @@
  * changed, a convergence wait, and a TCP proxy that can stall, cut and slow a connection.
  */
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
-import { seededRandom } from '../../src/testing/simulator.ts'
 import type { Conversation, Message } from '../../src/index.ts'
+import { seededRandom } from '../../src/testing/simulator.ts'
 import { messagesOf, waitUntil } from '../relay/helpers.ts'
 
 /** The seed of a randomized test: COLLOQUY_SEED if set, else a fresh one. Printed with its replay command. */

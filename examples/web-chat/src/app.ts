@@ -129,7 +129,7 @@ export class ChatApp {
     this.#banner.textContent =
       state === 'denied'
         ? 'The relay refused this sign-in. Sign out and in again.'
-        : this.#everConnected
+        : this.#everConnected || !navigator.onLine
           ? 'You are offline. Keep reading and writing: messages are kept on this device and sent when the connection returns.'
           : 'Connecting to the relay… Everything stored on this device is already here.'
   }
