@@ -3,7 +3,7 @@
  * machine, message delivery latency under that load, and the relay's memory before, at the peak
  * and after every client left (idle documents unload after `--idle-ms`).
  *
- *     node bench/load.ts                       # ramp 100 → 500 → 1000 clients (default)
+ *     node bench/load.ts                       # ramp 100 → 500 → 1000 → 2000 → 4000 clients (default)
  *     node bench/load.ts --levels 100,500,1000,2000,4000 --messages 600 --rate 50
  *     node bench/load.ts --levels 1000 --rate 400              # throughput at one level
  *     node bench/load.ts --store memory                        # the relay without durable storage
@@ -113,7 +113,7 @@ async function relayChild(): Promise<void> {
 
 async function main(): Promise<void> {
   const quick = values.quick === true
-  const levels = (values.levels ?? (quick ? '6,12' : '100,500,1000')).split(',').map(Number)
+  const levels = (values.levels ?? (quick ? '6,12' : '100,500,1000,2000,4000')).split(',').map(Number)
   const size = Number(values.size ?? (quick ? 3 : 4))
   const messages = Number(values.messages ?? (quick ? 20 : 600))
   const rate = Number(values.rate ?? (quick ? 100 : 50))
@@ -264,7 +264,8 @@ async function main(): Promise<void> {
       '',
       `Relay memory: start ${fmtMiB(base.rss)} RSS / ${fmtMiB(base.heapUsed)} heap; ` +
         `peak ${fmtMiB(peak!.rss)} RSS / ${fmtMiB(peakGc.heapUsed)} heap (after GC, ${peakGc.connections} connections, ${peakGc.documents} documents); ` +
-        `after everyone left ${fmtMiB(after.rss)} RSS / ${fmtMiB(after.heapUsed)} heap (after GC, ${after.connections} connections, ` +
+        `after everyone left ${fmtMiB(after.rss)} RSS / ${fmtMiB(after.heapUsed)} heap (heap reserved ${fmtMiB(after.heapTotal)}, ` +
+        `external ${fmtMiB(after.external)}; after GC, ${after.connections} connections, ` +
         `${after.documents} documents, drained in ${(drained / 1000).toFixed(1)} s).`,
       `Run time ${((Date.now() - started) / 1000).toFixed(0)} s.`,
       '',

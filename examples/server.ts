@@ -304,33 +304,11 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const say = (line: string): void => {
     process.stdout.write(`${line}\n`)
   }
-  const server = await startExampleServer({
-    port: port('PORT', 5173),
-    relayPort: port('RELAY_PORT', 8787),
-    host: env.HOST ?? '127.0.0.1',
-    dbPath: env.COLLOQUY_DB ?? './colloquy.sqlite',
-    secret: env.COLLOQUY_SECRET,
-    logger: env.COLLOQUY_LOG === 'json' ? jsonLogger((line) => process.stderr.write(line)) : undefined,
-    log: (line) => say(`  ${line}`),
-  }).catch((error: unknown) => {
-    process.stderr.write(`could not start: ${error instanceof Error ? error.message : String(error)}\n`)
-    process.exit(1)
-  })
-  if (!env.COLLOQUY_SECRET) {
-    const where =
-      (env.COLLOQUY_DB ?? './colloquy.sqlite') === ':memory:' ? 'this run only' : 'kept in <COLLOQUY_DB>-dev-secret'
-    say(`  development token secret (${where}): ${server.secret}`)
-  }
-  say('')
-  say(`  colloquy examples — open ${server.url} in two browser windows (or one normal, one private)`)
-  say('  terminal chat: npm run chat -- --name bob')
-  say('  DEVELOPMENT ONLY — sign-in without passwords. Press Ctrl-C to stop.')
-  say('')
+  // Handlers first, so a Ctrl-C at any moment closes what is open.
+  let server: ExampleServer | null = null
   let stopping = false
   const stop = (): void => {
-    if (stopping) {
-      process.exit(1)
-    }
+    if (stopping || !server) process.exit(stopping ? 1 : 130)
     stopping = true
     say('  stopping: closing the relay and storing everything…')
     server.close().then(
@@ -343,4 +321,27 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
+
+  server = await startExampleServer({
+    port: port('PORT', 5173),
+    relayPort: port('RELAY_PORT', 8787),
+    host: env.HOST ?? '127.0.0.1',
+    dbPath: env.COLLOQUY_DB ?? './colloquy.sqlite',
+    secret: env.COLLOQUY_SECRET,
+    logger: env.COLLOQUY_LOG === 'json' ? jsonLogger((line) => process.stderr.write(line)) : undefined,
+    log: (line) => say(`  ${line}`),
+  }).catch((error: unknown) => {
+    process.stderr.write(`could not start: ${error instanceof Error ? error.message : String(error)}\n`)
+    return process.exit(1)
+  })
+  if (!env.COLLOQUY_SECRET) {
+    const where =
+      (env.COLLOQUY_DB ?? './colloquy.sqlite') === ':memory:' ? 'this run only' : 'kept in <COLLOQUY_DB>-dev-secret'
+    say(`  development token secret (${where}): ${server.secret}`)
+  }
+  say('')
+  say(`  colloquy examples — open ${server.url} in two browser windows (or one normal, one private)`)
+  say('  terminal chat: npm run chat -- --name bob')
+  say('  DEVELOPMENT ONLY — sign-in without passwords. Press Ctrl-C to stop.')
+  say('')
 }

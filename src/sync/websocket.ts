@@ -32,11 +32,18 @@ export const createWebSocketTransport = (options: WebSocketTransportOptions): Tr
   const Impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
   if (!Impl) throw new Error('no WebSocket implementation: pass options.WebSocket')
   const reachable = new Set<() => void>()
+  const live = new Set<TransportSocket>()
   const onOnline = (): void => {
     for (const l of [...reachable]) l()
   }
+  // A socket can outlive the network (no traffic, no error for a long while): when the browser
+  // says it is offline, close it so the app sees `disconnected` at once; `online` reconnects.
+  const onOffline = (): void => {
+    for (const socket of [...live]) socket.close(1000, 'browser offline')
+  }
   const g = globalThis as { addEventListener?: (name: string, listener: () => void) => void }
   g.addEventListener?.('online', onOnline)
+  g.addEventListener?.('offline', onOffline)
   return {
     connect(events: TransportEvents): TransportSocket {
       const url = new URL(options.url)
@@ -53,16 +60,18 @@ export const createWebSocketTransport = (options: WebSocketTransportOptions): Tr
           events.onMessage(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
       }
       ws.onclose = (event) => {
+        live.delete(socket)
         if (closed) return
         closed = true
         events.onClose(event.code, event.reason)
       }
       ws.onerror = () => {}
-      return {
+      const socket: TransportSocket = {
         send(data) {
           if (ws.readyState === 1) ws.send(data)
         },
         close(code, reason) {
+          live.delete(socket)
           if (closed) return
           try {
             ws.close(code, reason)
@@ -73,6 +82,8 @@ export const createWebSocketTransport = (options: WebSocketTransportOptions): Tr
           queueMicrotask(() => events.onClose(code ?? 1000, reason ?? ''))
         },
       }
+      live.add(socket)
+      return socket
     },
     onReachable(listener) {
       reachable.add(listener)

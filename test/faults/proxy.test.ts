@@ -19,6 +19,7 @@ import {
   roundsFor,
   StampLedger,
   seedFor,
+  tail,
 } from './support.ts'
 
 const SEED = seedFor('proxy.test.ts')
@@ -162,7 +163,7 @@ describe('faults: stalled, cut and slow connections', () => {
       const closes = proxies.flatMap((p) => p.closes)
       console.log(
         `[faults] proxy: ${sent.length} messages, ${phase} phases, ${closes.length} connections closed ` +
-          `(${heartbeatDrops} by the relay's heartbeat while stalled)\n  ${log.join('\n  ')}`,
+          `(${heartbeatDrops} by the relay's heartbeat while stalled)\n  ${tail(log).join('\n  ')}`,
       )
       expect(heartbeatDrops).toBeGreaterThan(0)
       expect(ledger.seen.size).toBe(sent.length)

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Client, Conversation, Message } from '../../src/index.ts'
 import { deadline, freePort, Harness, type RelayProcess, waitFor, waitUntil } from '../relay/helpers.ts'
-import { checkFinal, converge, Dice, roundsFor, StampLedger, seedFor, yieldTurns } from './support.ts'
+import { checkFinal, converge, Dice, roundsFor, StampLedger, seedFor, tail, yieldTurns } from './support.ts'
 
 const SEED = seedFor('relay-kill.test.ts')
 const ROUNDS = roundsFor(3)
@@ -138,7 +138,7 @@ describe('faults: relay SIGKILL during a burst', () => {
             problems.push(`${sid} seen as ${index} before the kill`)
         expect(problems, `seed ${SEED}, ${log.join('\n')}`).toEqual([])
       }
-      console.log(`[faults] relay-kill: ${sent.length} messages over ${ROUNDS} kills\n  ${log.join('\n  ')}`)
+      console.log(`[faults] relay-kill: ${sent.length} messages over ${ROUNDS} kills\n  ${tail(log).join('\n  ')}`)
       expect(ledger.seen.size).toBe(sent.length)
     },
     60_000 + ROUNDS * 10_000,

@@ -42,6 +42,10 @@ export class Dice {
   }
 }
 
+/** The last `n` lines of a long log (with how many were left out). */
+export const tail = (lines: string[], n = 24): string[] =>
+  lines.length <= n ? lines : [`… ${lines.length - n} earlier lines`, ...lines.slice(-n)]
+
 /** Yields to the event loop `turns` times (lets sockets and timers run; no wall-clock sleep). */
 export const yieldTurns = async (turns: number): Promise<void> => {
   for (let i = 0; i < turns; i++) await new Promise<void>((r) => setImmediate(r))
