@@ -135,7 +135,9 @@ serve({
       closers.push(() => p.destroy())
       await withDeadline(synced(p), 30_000, 'writer synced')
       const messages = doc.getMap<Wire>('messages')
-      send = (w) => doc.transact(() => messages.set(w.id, w))
+      send = (w) => {
+        doc.transact(() => messages.set(w.id, w))
+      }
       return { room }
     }
     const ws = await rawSocket(url, room)

@@ -5,20 +5,9 @@
  * the client (or the parsed array) still held.
  */
 import { dataset, docChild } from './datasets.ts'
-import {
-  bytes,
-  cell,
-  field,
-  fmt,
-  interleaveRuns,
-  progress,
-  quick,
-  type ScenarioResult,
-  table,
-  times,
-} from './stats.ts'
+import { bytes, cell, field, fmt, interleaveRuns, progress, quick, type ScenarioResult, table, times } from './stats.ts'
 
-export const COLD_SIZE = quick ? 5000 : 100_000
+export const COLD_SIZE = quick ? 2000 : 100_000
 
 interface ColdRun {
   ms: number

@@ -253,7 +253,7 @@ async function main(): Promise<void> {
           .map((x) => x.toFixed(2))
           .join(', ')}`,
       '',
-      `Command: \`node bench/load.ts ${process.argv.slice(2).join(' ')}\`. ` +
+      `Command: \`${['node bench/load.ts', ...process.argv.slice(2)].join(' ')}\`. ` +
         `One relay process (${store === 'sqlite' ? 'SQLite store, durable commits' : 'in-memory store'}, idle unload ${idleMs} ms) and one client process on the same machine, loopback. ` +
         `Conversations of ${size} members; each client holds one WebSocket and syncs its inbox and its conversation. ` +
         `Latency = write → each other member's replica holds the message (delivered), or → the author sees the relay's index (stamped).`,

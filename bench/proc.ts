@@ -68,9 +68,15 @@ export class Child {
   #stderr = ''
   readonly #exited: Promise<void>
 
-  constructor(name: string, file: string, args: string[] = [], options: { gc?: boolean } = {}) {
+  constructor(name: string, file: string, args: string[] = [], options: { gc?: boolean; execArgv?: string[] } = {}) {
     this.name = name
-    const execArgv = options.gc ? ['--expose-gc'] : []
+    // BENCH_PROFILE=<dir>: every child writes a V8 CPU profile there when it exits.
+    const profile = process.env.BENCH_PROFILE
+    const execArgv = [
+      ...(options.gc ? ['--expose-gc'] : []),
+      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+      ...(options.execArgv ?? []),
+    ]
     this.proc = spawn(process.execPath, [...execArgv, script(file), ...args], {
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     })
@@ -115,8 +121,16 @@ export class Child {
     })
   }
 
-  /** Kills the child and waits for it to exit. */
-  async kill(): Promise<void> {
+  /** Waits up to `ms` for the child to exit by itself. */
+  async exit(ms: number): Promise<void> {
+    await Promise.race([this.#exited, sleep(ms)])
+  }
+
+  /** Ends the child: it exits by itself once IPC is closed; after `graceMs` it is killed. */
+  async kill(graceMs = 2_000): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return
+    if (this.proc.connected) this.proc.disconnect()
+    await this.exit(graceMs)
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL')
     await this.#exited
   }

@@ -37,6 +37,14 @@ export const startRelay = async (
   }
 }
 
+/** Closes a relay properly (its profile, if any, is written), then makes sure it is gone. */
+export const stopRelay = async (relay: RelayHandle | null): Promise<void> => {
+  if (!relay) return
+  await relay.child.call('close', {}, 30_000).catch(() => {})
+  await relay.child.exit(5_000)
+  await relay.child.kill()
+}
+
 /** CPU time (user + system) between two readings, in ms. */
 export const cpuMs = (a: RelayStats, b: RelayStats): number =>
   (b.cpu.user - a.cpu.user + b.cpu.system - a.cpu.system) / 1000

@@ -74,8 +74,7 @@ export const cell = (s: Summary, unit = '', digits = 2): string =>
     : `${fmt(s.median, digits)}${unit}`
 
 /** A ratio to the baseline, `1.23×`. */
-export const times = (value: number, baseline: number): string =>
-  baseline === 0 ? '—' : `${fmt(value / baseline)}×`
+export const times = (value: number, baseline: number): string => (baseline === 0 ? '—' : `${fmt(value / baseline)}×`)
 
 /** Bytes with a binary unit. */
 export const bytes = (n: number): string =>

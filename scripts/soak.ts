@@ -1,7 +1,7 @@
 /**
  * Long simulation run: `npm run test:soak` (defaults below), or
  *   node scripts/soak.ts --runs 5000 --steps 300
- *   node scripts/soak.ts --seed 123456          (replay one schedule and print its minimal form)
+ *   node scripts/soak.ts --seed 123456 --devices 2   (replay one schedule and print its minimal form)
  * Prints one line per failing seed and a summary; exits 1 on any invariant violation.
  */
 import { parseArgs } from 'node:util'
@@ -14,6 +14,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     from: { type: 'string' },
     identities: { type: 'string', default: '3' },
+    devices: { type: 'string' },
   },
 })
 
@@ -31,7 +32,9 @@ let dropped = 0
 let failures = 0
 const started = Date.now()
 for (let i = 0; i < runs; i++) {
-  const options: SimulationOptions = { seed: from + i, steps, identities, devicesPerIdentity: i % 3 === 2 ? 2 : 1 }
+  // Every third run puts each person on two devices; `--devices` fixes it (replays print it).
+  const devicesPerIdentity = values.devices !== undefined ? Number(values.devices) : i % 3 === 2 ? 2 : 1
+  const options: SimulationOptions = { seed: from + i, steps, identities, devicesPerIdentity }
   const report = await simulate(options)
   for (const [k, n] of Object.entries(report.counts)) totals[k] = (totals[k] ?? 0) + n
   sent += report.sent
@@ -41,7 +44,7 @@ for (let i = 0; i < runs; i++) {
   if (report.violations.length > 0) {
     failures++
     process.stdout.write(
-      `seed ${options.seed}: ${report.violations.length} violation(s)\n  ${report.violations.slice(0, 3).join('\n  ')}\n`,
+      `seed ${options.seed}: ${report.violations.length} violation(s) — replay: node scripts/soak.ts --seed ${options.seed} --steps ${steps} --identities ${identities} --devices ${devicesPerIdentity}\n  ${report.violations.slice(0, 3).join('\n  ')}\n`,
     )
     if (single) {
       const minimal = await shrink(options, report.schedule, 200)

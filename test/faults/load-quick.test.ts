@@ -34,7 +34,7 @@ describe('faults: load benchmark (quick mode)', () => {
     // Every row has latency percentiles (numbers, not dashes).
     for (const r of rows) expect(r).toMatch(/\d+(\.\d)? ms \/ \d+(\.\d)? ms \/ \d+(\.\d)? ms \/ \d+(\.\d)? ms/)
     // After everyone left: no connection, no document in memory.
-    expect(out).toMatch(/after everyone left .*\(after GC, 0 connections, 0 documents/)
+    expect(out).toMatch(/after everyone left .*after GC, 0 connections, 0 documents/)
     expect(err).not.toMatch(/connection closed by the relay/)
   }, 60_000)
 })

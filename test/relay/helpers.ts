@@ -17,6 +17,7 @@ import * as Y from 'yjs'
 import { createRelay, type Relay, type RelayOptions, signToken } from '../../relay/index.ts'
 import { Client, type ClientOptions, type Conversation, type Message } from '../../src/index.ts'
 import { MessageType, readFrame, startFrame } from '../../src/sync/protocol.ts'
+import { type Listenable, waitFor, waitUntil } from '../support/wait.ts'
 
 export const SECRET = 'relay-integration-secret-0123456789abcdef'
 export const OTHER_SECRET = 'a-different-secret-0123456789abcdef-xyz'
@@ -28,52 +29,7 @@ export const tokenFor = (identity: string, options: { secret?: string; expiresIn
 /** Fast reconnects: the tests take relays down and bring them back. */
 export const FAST_BACKOFF = { baseMs: 20, maxMs: 200 }
 
-// biome-ignore lint/suspicious/noExplicitAny: listeners of any emitter
-type AnyListener = (...args: any[]) => void
-export interface Listenable {
-  on(event: string, listener: AnyListener): () => void
-}
-
-/** The first argument of the next `event` passing `predicate`; rejects after `ms`. Subscribe before acting. */
-export const waitFor = <T = unknown>(
-  emitter: Listenable,
-  event: string,
-  predicate: (arg: T) => boolean = () => true,
-  ms = 5_000,
-): Promise<T> =>
-  new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off()
-      reject(new Error(`timed out after ${ms} ms waiting for ${event}`))
-    }, ms)
-    const off = emitter.on(event, (arg: T) => {
-      if (!predicate(arg)) return
-      clearTimeout(timer)
-      off()
-      resolve(arg)
-    })
-  })
-
-/** Polls `condition` every 10 ms until it holds; rejects after `ms` with `what` (and the last error). */
-export const waitUntil = async (
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  ms = 10_000,
-): Promise<void> => {
-  const deadline = Date.now() + ms
-  let last: unknown = null
-  for (;;) {
-    try {
-      if (await condition()) return
-      last = null
-    } catch (error) {
-      last = error
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${ms} ms waiting until ${what}${last ? `: ${String(last)}` : ''}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+export { type Listenable, waitFor, waitUntil }
 
 /** Rejects after `ms` unless `p` settles first. */
 export const deadline = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>

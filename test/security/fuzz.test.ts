@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import type { Logger } from '../../relay/log.ts'
 import type { Conversation } from '../../src/index.ts'
+import { seededRandom } from '../../src/testing/simulator.ts'
 import {
   ALL_ROOTS,
   assertStillServes,
@@ -40,18 +41,6 @@ import {
 /** Frames per run (`COLLOQUY_FUZZ_FRAMES` raises it for a longer campaign) and a time bound. */
 const MAX_FRAMES = Number(process.env.COLLOQUY_FUZZ_FRAMES ?? 300)
 const MAX_MS = Number(process.env.COLLOQUY_FUZZ_MS ?? 20_000)
-
-/** mulberry32: a small seeded PRNG. */
-const prng = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const HONEST = ['alice', 'bob']
 
@@ -83,7 +72,7 @@ describe('fuzzing the relay with mutated frames', () => {
   it(`survives up to ${MAX_FRAMES} mutated frames (seeded)`, { timeout: MAX_MS + 25_000 }, async () => {
     const seed = process.env.COLLOQUY_SEED ? Number(process.env.COLLOQUY_SEED) : Math.floor(Math.random() * 2 ** 32)
     console.log(`fuzz seed: ${seed} (replay with COLLOQUY_SEED=${seed})`)
-    const rand = prng(seed)
+    const rand = seededRandom(seed)
     const int = (n: number) => Math.floor(rand() * n)
     const pickOne = <T>(xs: readonly T[]): T => xs[int(xs.length)]!
 

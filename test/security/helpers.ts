@@ -15,6 +15,7 @@ import { Client, type ClientOptions, type Conversation, type Message } from '../
 import { ROOTS } from '../../src/schema/layout.ts'
 import type { StorageAdapter } from '../../src/storage/adapter.ts'
 import { createMemoryStorage } from '../../src/storage/memory.ts'
+import { waitFor, waitUntil } from '../support/wait.ts'
 import { type Closed, RawClient } from './raw-client.ts'
 
 export const SECRET = 'security-suite-secret-0123456789abcdef-0123'
@@ -27,41 +28,7 @@ export const ALL_ROOTS = [...Object.values(ROOTS), 'clients']
 
 export const tokenFor = (identity: string): Promise<string> => signToken({ identity, secret: SECRET })
 
-// biome-ignore lint/suspicious/noExplicitAny: listeners of any emitter
-type AnyListener = (...args: any[]) => void
-interface Listenable {
-  on(event: string, listener: AnyListener): () => void
-}
-
-/** The first argument of the next `event` passing `predicate`; rejects after `ms`. Subscribe before acting. */
-export const waitFor = <T = unknown>(
-  emitter: Listenable,
-  event: string,
-  predicate: (arg: T) => boolean = () => true,
-  ms = 5_000,
-): Promise<T> =>
-  new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off()
-      reject(new Error(`timed out after ${ms} ms waiting for ${event}`))
-    }, ms)
-    const off = emitter.on(event, (arg: T) => {
-      if (!predicate(arg)) return
-      clearTimeout(timer)
-      off()
-      resolve(arg)
-    })
-  })
-
-/** Polls `condition` every 10 ms until it holds; rejects after `ms`. */
-export const waitUntil = async (condition: () => boolean | Promise<boolean>, what: string, ms = 5_000) => {
-  const end = Date.now() + ms
-  for (;;) {
-    if (await condition()) return
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting until ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+export { waitFor, waitUntil }
 
 /** Plain JSON of every root of a document (what a reader of it would see). */
 export const contentOf = (doc: Y.Doc): Record<string, Record<string, unknown>> => {
