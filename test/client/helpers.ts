@@ -12,36 +12,20 @@ import {
   type Role,
 } from '../../src/index.js'
 import { createTestNetwork, type TestNetwork, type TestNetworkOptions } from '../../src/testing/index.js'
+import { type Listenable, waitFor as sharedWaitFor } from '../support/wait.ts'
 
-// biome-ignore lint/suspicious/noExplicitAny: listeners of any emitter
-type AnyListener = (...args: any[]) => void
-/** Anything with colloquy's `on(event, listener) → off` shape. */
-export interface Listenable {
-  on(event: string, listener: AnyListener): () => void
-}
+export type { Listenable }
 
 /**
  * Resolves with the first argument of the next `event` (that passes `predicate`), or rejects after
- * `ms`. Subscribe before triggering the action.
+ * `ms`. Subscribe before triggering the action. (The shared helper, with the deadline first.)
  */
 export const waitFor = <T = unknown>(
   emitter: Listenable,
   event: string,
   ms = 2_000,
   predicate: (arg: T) => boolean = () => true,
-): Promise<T> =>
-  new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off()
-      reject(new Error(`timed out after ${ms} ms waiting for ${event}`))
-    }, ms)
-    const off = emitter.on(event, (arg: T) => {
-      if (!predicate(arg)) return
-      clearTimeout(timer)
-      off()
-      resolve(arg)
-    })
-  })
+): Promise<T> => sharedWaitFor(emitter, event, predicate, ms)
 
 /** Collects every emission of `event` (first argument) until the returned `stop()`. */
 export const record = <T = unknown>(emitter: Listenable, event: string): T[] & { stop: () => void } => {

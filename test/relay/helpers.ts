@@ -4,10 +4,7 @@
  * Everything opened through a `Harness` is closed by `harness.cleanup()` (call it in afterEach).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
@@ -17,6 +14,8 @@ import * as Y from 'yjs'
 import { createRelay, type Relay, type RelayOptions, signToken } from '../../relay/index.ts'
 import { Client, type ClientOptions, type Conversation, type Message } from '../../src/index.ts'
 import { MessageType, readFrame, startFrame } from '../../src/sync/protocol.ts'
+import { Cleanups } from '../support/cleanup.ts'
+import { TcpProxy } from '../support/tcp-proxy.ts'
 import { type Listenable, waitFor, waitUntil } from '../support/wait.ts'
 
 export const SECRET = 'relay-integration-secret-0123456789abcdef'
@@ -29,7 +28,7 @@ export const tokenFor = (identity: string, options: { secret?: string; expiresIn
 /** Fast reconnects: the tests take relays down and bring them back. */
 export const FAST_BACKOFF = { baseMs: 20, maxMs: 200 }
 
-export { type Listenable, waitFor, waitUntil }
+export { type Listenable, TcpProxy, waitFor, waitUntil }
 
 /** Rejects after `ms` unless `p` settles first. */
 export const deadline = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
@@ -70,79 +69,6 @@ export const messagesOf = async (
     out.unshift(...page.items)
   }
   return out.map((m) => ({ sid: m.sid, index: m.index, body: m.body, author: m.author }))
-}
-
-/** A TCP proxy in front of a relay: `cut()` drops every socket and refuses new ones until `restore()`. */
-export class TcpProxy {
-  readonly #server: Server
-  readonly #sockets = new Set<Socket>()
-  #online = true
-  #target: number
-  port = 0
-
-  constructor(targetPort: number) {
-    this.#target = targetPort
-    this.#server = createServer((client) => {
-      if (!this.#online) {
-        client.destroy()
-        return
-      }
-      const upstream = tcpConnect(this.#target, '127.0.0.1')
-      this.#sockets.add(client)
-      this.#sockets.add(upstream)
-      const drop = () => {
-        client.destroy()
-        upstream.destroy()
-        this.#sockets.delete(client)
-        this.#sockets.delete(upstream)
-      }
-      client.on('error', drop).on('close', drop)
-      upstream.on('error', drop).on('close', drop)
-      client.pipe(upstream)
-      upstream.pipe(client)
-    })
-  }
-
-  get url(): string {
-    return `ws://127.0.0.1:${this.port}`
-  }
-
-  get online(): boolean {
-    return this.#online
-  }
-
-  /** Live piped sockets (two per proxied connection). */
-  get openSockets(): number {
-    return this.#sockets.size
-  }
-
-  listen(): Promise<number> {
-    return new Promise((resolve) => {
-      this.#server.listen(0, '127.0.0.1', () => {
-        this.port = (this.#server.address() as { port: number }).port
-        resolve(this.port)
-      })
-    })
-  }
-
-  retarget(port: number): void {
-    this.#target = port
-  }
-
-  cut(): void {
-    this.#online = false
-    for (const s of this.#sockets) s.destroy()
-    this.#sockets.clear()
-  }
-
-  restore(): void {
-    this.#online = true
-  }
-
-  close(): Promise<void> {
-    this.cut()
-    return new Promise((resolve) => this.#server.close(() => resolve()))
-  }
 }
 
 const CLI = fileURLToPath(new URL('../../relay/cli.ts', import.meta.url))
@@ -284,13 +210,7 @@ export const deniedReason = (frame: Uint8Array): string | null => {
 }
 
 /** Opens and closes everything a test uses. */
-export class Harness {
-  readonly #cleanups: Array<() => Promise<void> | void> = []
-
-  defer(fn: () => Promise<void> | void): void {
-    this.#cleanups.push(fn)
-  }
-
+export class Harness extends Cleanups {
   async relay(options: Partial<RelayOptions> = {}, port = 0): Promise<Relay> {
     const relay = await createRelay({ auth: { secret: SECRET }, ...options })
     this.defer(() => relay.close())
@@ -321,25 +241,6 @@ export class Harness {
     const s = new RawSocket(url, options)
     this.defer(() => s.close())
     return s
-  }
-
-  tmpdir(): string {
-    const dir = mkdtempSync(join(tmpdir(), 'colloquy-relay-test-'))
-    this.defer(() => rmSync(dir, { recursive: true, force: true }))
-    return dir
-  }
-
-  /** Runs every cleanup, newest first; the first error is rethrown after all ran. */
-  async cleanup(): Promise<void> {
-    let first: unknown = null
-    for (const fn of this.#cleanups.splice(0).reverse()) {
-      try {
-        await fn()
-      } catch (error) {
-        first ??= error
-      }
-    }
-    if (first) throw first
   }
 }
 

@@ -1,13 +1,3 @@
-/**
- * Shared setup of the security suites: a real relay on a real port, honest colloquy clients
- * (alice, bob), an attacker on the raw wire protocol (mallory), and the checks every forgery test
- * makes — the attacker was closed with 4422, the stored state did not change, the relay still
- * serves. Everything opened through a `Scope` is closed by `scope.cleanup()` (call it in afterEach).
- */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { expect } from 'vitest'
 import * as Y from 'yjs'
 import { createRelay, type Relay, type RelayOptions, signToken } from '../../relay/index.ts'
@@ -15,6 +5,8 @@ import { Client, type ClientOptions, type Conversation, type Message } from '../
 import { ROOTS } from '../../src/schema/layout.ts'
 import type { StorageAdapter } from '../../src/storage/adapter.ts'
 import { createMemoryStorage } from '../../src/storage/memory.ts'
+import { Cleanups } from '../support/cleanup.ts'
+import { TcpProxy } from '../support/tcp-proxy.ts'
 import { waitFor, waitUntil } from '../support/wait.ts'
 import { type Closed, RawClient } from './raw-client.ts'
 
@@ -28,7 +20,7 @@ export const ALL_ROOTS = [...Object.values(ROOTS), 'clients']
 
 export const tokenFor = (identity: string): Promise<string> => signToken({ identity, secret: SECRET })
 
-export { waitFor, waitUntil }
+export { TcpProxy, waitFor, waitUntil }
 
 /** Plain JSON of every root of a document (what a reader of it would see). */
 export const contentOf = (doc: Y.Doc): Record<string, Record<string, unknown>> => {
@@ -65,72 +57,8 @@ export const observedState = async (relay: Relay, storage: StorageAdapter, name:
   return out
 }
 
-/** A TCP proxy in front of the relay: `cut()` drops every socket and refuses new ones until `restore()`. */
-export class TcpProxy {
-  readonly #server: Server
-  readonly #sockets = new Set<Socket>()
-  #online = true
-  port = 0
-
-  constructor(targetPort: number) {
-    this.#server = createServer((client) => {
-      if (!this.#online) {
-        client.destroy()
-        return
-      }
-      const upstream = tcpConnect(targetPort, '127.0.0.1')
-      this.#sockets.add(client)
-      this.#sockets.add(upstream)
-      const drop = () => {
-        client.destroy()
-        upstream.destroy()
-        this.#sockets.delete(client)
-        this.#sockets.delete(upstream)
-      }
-      client.on('error', drop).on('close', drop)
-      upstream.on('error', drop).on('close', drop)
-      client.pipe(upstream)
-      upstream.pipe(client)
-    })
-  }
-
-  get url(): string {
-    return `ws://127.0.0.1:${this.port}`
-  }
-
-  listen(): Promise<number> {
-    return new Promise((resolve) => {
-      this.#server.listen(0, '127.0.0.1', () => {
-        this.port = (this.#server.address() as { port: number }).port
-        resolve(this.port)
-      })
-    })
-  }
-
-  cut(): void {
-    this.#online = false
-    for (const s of this.#sockets) s.destroy()
-    this.#sockets.clear()
-  }
-
-  restore(): void {
-    this.#online = true
-  }
-
-  close(): Promise<void> {
-    this.cut()
-    return new Promise((resolve) => this.#server.close(() => resolve()))
-  }
-}
-
 /** Opens things and closes all of them, newest first. */
-export class Scope {
-  readonly #cleanups: Array<() => Promise<void> | void> = []
-
-  defer(fn: () => Promise<void> | void): void {
-    this.#cleanups.push(fn)
-  }
-
+export class Scope extends Cleanups {
   /** A relay on a free port; its store is `options.storage` (kept open) or a fresh memory store (closed with it). */
   async relay(options: Partial<RelayOptions> = {}): Promise<{ relay: Relay; storage: StorageAdapter }> {
     const storage = options.storage ?? createMemoryStorage()
@@ -165,24 +93,6 @@ export class Scope {
     this.defer(() => p.close())
     await p.listen()
     return p
-  }
-
-  tmpdir(): string {
-    const dir = mkdtempSync(join(tmpdir(), 'colloquy-security-'))
-    this.defer(() => rmSync(dir, { recursive: true, force: true }))
-    return dir
-  }
-
-  async cleanup(): Promise<void> {
-    let first: unknown = null
-    for (const fn of this.#cleanups.splice(0).reverse()) {
-      try {
-        await fn()
-      } catch (error) {
-        first ??= error
-      }
-    }
-    if (first) throw first
   }
 }
 
