@@ -96,6 +96,7 @@ interface ReaderState {
 const readers: ReaderState[] = []
 let armed: { n: number; tag: string; onDone: () => void } | null = null
 let waiting: (() => void) | null = null
+let armedCpu: NodeJS.CpuUsage | null = null
 
 const received = (r: ReaderState, tag: string, sentAt: number): void => {
   if (!armed || tag !== armed.tag) return
@@ -196,6 +197,7 @@ serve({
       r.latencies = []
     }
     waiting = null
+    armedCpu = process.cpuUsage()
     armed = {
       n: args.n as number,
       tag: args.tag as string,
@@ -221,8 +223,13 @@ serve({
       )
     }
     armed = null
+    const cpu = process.cpuUsage(armedCpu ?? undefined)
     const lastAt = Math.max(...readers.map((x) => x.lastAt))
-    return { lastAt, latencies: args.latencies ? readers.flatMap((x) => x.latencies) : [] }
+    return {
+      lastAt,
+      latencies: args.latencies ? readers.flatMap((x) => x.latencies) : [],
+      cpuMs: (cpu.user + cpu.system) / 1000,
+    }
   },
 
   /** Sends `n` messages: as fast as the writer goes (`rate` 0), or paced at `rate` per second. */

@@ -34,6 +34,7 @@ interface FanoutRun {
   p50: number
   p99: number
   cpuPer1000: number
+  readerCpuPer1000: number
 }
 
 interface Contender {
@@ -45,7 +46,12 @@ interface Contender {
 }
 
 const ALL: Record<string, Contender> = {
-  colloquy: { label: 'colloquy (SQLite file: stored durably before broadcast)', client: 'colloquy', relay: 'colloquy', store: 'file' },
+  colloquy: {
+    label: 'colloquy (SQLite file: stored durably before broadcast)',
+    client: 'colloquy',
+    relay: 'colloquy',
+    store: 'file',
+  },
   colloquyMem: {
     label: 'colloquy (SQLite `:memory:`, for reference)',
     client: 'colloquy',
@@ -88,13 +94,16 @@ const runOnce = async (c: Contender, readers: number, round: number): Promise<Fa
       const before = await r.stats()
       const sent = await writer.call<{ startAt: number }>('send', { n, rate, tag }, 300_000)
       const got = await Promise.all(
-        groups.map((g) => g.call<{ lastAt: number; latencies: number[] }>('wait', { latencies, ms: 300_000 }, 310_000)),
+        groups.map((g) =>
+          g.call<{ lastAt: number; latencies: number[]; cpuMs: number }>('wait', { latencies, ms: 300_000 }, 310_000),
+        ),
       )
       const after = await r.stats()
       return {
         elapsed: Math.max(...got.map((x) => x.lastAt)) - sent.startAt,
         latencies: got.flatMap((x) => x.latencies),
         cpu: cpuMs(before, after),
+        readerCpu: got.reduce((sum, x) => sum + x.cpuMs, 0),
       }
     }
 
@@ -106,6 +115,7 @@ const runOnce = async (c: Contender, readers: number, round: number): Promise<Fa
       p50: percentile(lat.latencies, 50),
       p99: percentile(lat.latencies, 99),
       cpuPer1000: (thr.cpu / N) * 1000,
+      readerCpuPer1000: (thr.readerCpu / N / readers) * 1000,
     }
   } finally {
     await killAll(children)
@@ -138,6 +148,7 @@ export const benchFanout = async (rounds: number, readerCounts = quick ? [2] : [
       const p50 = field(rs, (r) => r.p50)
       const p99 = field(rs, (r) => r.p99)
       const cpu = field(rs, (r) => r.cpuPer1000)
+      const readerCpu = field(rs, (r) => r.readerCpuPer1000)
       return [
         c.label,
         cell(thr, '', 0),
@@ -147,6 +158,7 @@ export const benchFanout = async (rounds: number, readerCounts = quick ? [2] : [
         cell(p99, ' ms'),
         times(p99.median, base.p99.median),
         cell(cpu, ' ms'),
+        cell(readerCpu, ' ms'),
       ]
     })
     parts.push(
@@ -162,6 +174,7 @@ export const benchFanout = async (rounds: number, readerCounts = quick ? [2] : [
           '(b) p99 latency',
           'vs raw',
           'relay CPU per 1,000 msgs',
+          'CPU of one reader per 1,000 msgs',
         ],
         rows,
       ),
