@@ -6,6 +6,7 @@ import * as Y from 'yjs'
 import { ConversationDocument } from '../src/schema/layout.ts'
 import { Sequencer } from '../src/schema/sequencer.ts'
 import type { StorageAdapter } from '../src/storage/adapter.ts'
+import { CompactionPolicy } from '../src/storage/persistence.ts'
 import { encodeAwarenessFrame, encodeDenied, MessageType, readFrame, startFrame } from '../src/sync/protocol.ts'
 import { CloseCode } from '../src/sync/transport.ts'
 import {
@@ -51,7 +52,10 @@ export interface RelayCoreOptions {
    * does not write every member's inbox on every message.
    */
   inboxIntervalMs?: number
-  /** Updates appended to a document's log before it is compacted. Default 500. */
+  /**
+   * Updates appended to a document's log before it may be compacted (default 500); it is compacted
+   * once the bytes appended since also reach a quarter of the last compacted state.
+   */
   compactEvery?: number
   /** Called with errors that have nowhere else to go (storage failures). */
   onError?: (error: unknown) => void
@@ -79,7 +83,7 @@ interface LoadedDoc {
   subscribers: Map<CoreConnection, Set<number>>
   /** Persist-then-broadcast, in update order. */
   chain: Promise<void>
-  logLength: number
+  log: CompactionPolicy
   members: Set<string>
   last: InboxLastMessage | null
   kicks: Set<string>
@@ -113,6 +117,7 @@ export class RelayCore {
   readonly #now: () => number
   readonly #idleUnloadMs: number
   readonly #compactEvery: number
+  readonly #newLog: (updates: Uint8Array[]) => CompactionPolicy
   readonly #inboxIntervalMs: number
   readonly #onError: (error: unknown) => void
   readonly #docs = new Map<string, Promise<LoadedDoc>>()
@@ -129,6 +134,15 @@ export class RelayCore {
     this.#now = options.now ?? Date.now
     this.#idleUnloadMs = options.idleUnloadMs ?? 30_000
     this.#compactEvery = options.compactEvery ?? 500
+    const every = this.#compactEvery
+    this.#newLog = (updates) => {
+      const log = new CompactionPolicy(every)
+      log.loaded(
+        updates.length,
+        updates.reduce((n, u) => n + u.byteLength, 0),
+      )
+      return log
+    }
     this.#inboxIntervalMs = options.inboxIntervalMs ?? 1000
     this.#onError = options.onError ?? (() => {})
     this.#maxDocs = options.maxDocumentsPerConnection ?? 5000
@@ -328,7 +342,7 @@ export class RelayCore {
       sequencer: null,
       subscribers: new Map(),
       chain: Promise.resolve(),
-      logLength: updates.length,
+      log: this.#newLog(updates),
       members: new Set(),
       last: null,
       kicks: new Set(),
@@ -449,7 +463,7 @@ export class RelayCore {
       .then(async () => {
         await stored
         this.metrics?.observeStore((performance.now() - started) / 1000)
-        d.logLength++
+        d.log.appended(update.byteLength)
         const encoder = startFrame(d.name, MessageType.sync)
         syncProtocol.writeUpdate(encoder, update)
         const frame = encoding.toUint8Array(encoder)
@@ -466,10 +480,11 @@ export class RelayCore {
             }
           }
         }
-        if (d.logLength >= this.#compactEvery) {
-          const count = d.logLength
-          await this.#storage.compact(d.name, Y.encodeStateAsUpdate(d.doc), count)
-          d.logLength = d.logLength - count + 1
+        if (d.log.due) {
+          const count = d.log.entries
+          const state = Y.encodeStateAsUpdate(d.doc)
+          await this.#storage.compact(d.name, state, count)
+          d.log.compacted(count, state.byteLength)
         }
       })
       .catch(this.#onError)

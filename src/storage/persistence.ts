@@ -2,8 +2,50 @@ import * as Y from 'yjs'
 import { STORAGE_ORIGIN } from '../origins.ts'
 import type { StorageAdapter } from './adapter.ts'
 
-/** After this many appended updates, the log is compacted into one state update. */
-const COMPACT_AFTER = 500
+/**
+ * When to compact a log: after at least `minUpdates` appends, and once the bytes appended since the
+ * last compaction reach a quarter of the compacted state. Compacting re-encodes the whole
+ * document, so a fixed count would make a long history quadratic; this keeps the work linear in
+ * what is appended, and the log at most ~1.25× the state.
+ */
+export class CompactionPolicy {
+  #updates = 0
+  #bytes = 0
+  #stateBytes = 0
+  readonly #minUpdates: number
+
+  constructor(minUpdates = 500) {
+    this.#minUpdates = minUpdates
+  }
+
+  /** The log as loaded: its entries and their total size (taken as the state's size). */
+  loaded(entries: number, bytes: number): void {
+    this.#updates = entries
+    this.#bytes = 0
+    this.#stateBytes = bytes
+  }
+
+  appended(bytes: number): void {
+    this.#updates++
+    this.#bytes += bytes
+  }
+
+  get due(): boolean {
+    return this.#updates >= this.#minUpdates && this.#bytes >= this.#stateBytes / 4
+  }
+
+  /** Entries in the log now (what a compaction replaces). */
+  get entries(): number {
+    return this.#updates
+  }
+
+  /** `count` entries were replaced by a state of `stateBytes`. */
+  compacted(count: number, stateBytes: number): void {
+    this.#updates = this.#updates - count + 1
+    this.#bytes = 0
+    this.#stateBytes = stateBytes
+  }
+}
 
 /**
  * Keeps one Y.Doc and its stored log in step: loads the log into the doc, appends every later
@@ -15,7 +57,7 @@ export class DocPersistence {
   readonly name: string
   readonly #storage: StorageAdapter
   #chain: Promise<void> = Promise.resolve()
-  #logLength = 0
+  readonly #policy = new CompactionPolicy()
   #error: unknown = null
   #destroyed = false
   readonly #onUpdate: (update: Uint8Array, origin: unknown) => void
@@ -28,8 +70,8 @@ export class DocPersistence {
       if (origin === STORAGE_ORIGIN || this.#destroyed) return
       this.#enqueue(async () => {
         await this.#storage.append(this.name, update)
-        this.#logLength++
-        if (this.#logLength >= COMPACT_AFTER) await this.#compact()
+        this.#policy.appended(update.byteLength)
+        if (this.#policy.due) await this.#compact()
       })
     }
   }
@@ -47,7 +89,10 @@ export class DocPersistence {
         STORAGE_ORIGIN,
       )
     }
-    p.#logLength = updates.length
+    p.#policy.loaded(
+      updates.length,
+      updates.reduce((n, u) => n + u.byteLength, 0),
+    )
     doc.on('update', p.#onUpdate)
     return p
   }
@@ -72,9 +117,10 @@ export class DocPersistence {
   }
 
   async #compact(): Promise<void> {
-    const count = this.#logLength
-    await this.#storage.compact(this.name, Y.encodeStateAsUpdate(this.doc), count)
-    this.#logLength = this.#logLength - count + 1
+    const count = this.#policy.entries
+    const state = Y.encodeStateAsUpdate(this.doc)
+    await this.#storage.compact(this.name, state, count)
+    this.#policy.compacted(count, state.byteLength)
   }
 
   #enqueue(task: () => Promise<void>): void {
