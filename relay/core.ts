@@ -354,14 +354,17 @@ export class RelayCore {
       inboxTimer: null,
     }
     doc.on('update', (update: Uint8Array, origin: unknown) => this.#onUpdate(d, update, origin))
-    if (conv?.exists) {
-      // Bind this load's clientID to the relay before any client can claim it.
-      Y.transact(doc, () => doc.getMap(CLIENTS_ROOT).set(String(doc.clientID), RELAY_IDENTITY), RELAY_ORIGIN)
-    }
+    // This load's clientID is never bound up front (that would write to every document loaded, even
+    // only to be read): the validator refuses it to clients outright, and the relay binds it before
+    // its first own write (below, and before applying a client's update).
     if (conv) {
       d.members = this.#membersOf(conv)
       d.last = lastMessageOf(conv)
       d.sequencer = new Sequencer(doc, { now: this.#now })
+      // The sequencer may have stamped leftovers at once: record whose clientID wrote them.
+      if (doc.store.clients.has(doc.clientID) && !doc.getMap(CLIENTS_ROOT).has(String(doc.clientID))) {
+        Y.transact(doc, () => doc.getMap(CLIENTS_ROOT).set(String(doc.clientID), RELAY_IDENTITY), RELAY_ORIGIN)
+      }
       conv.participants.observe((event) => {
         for (const [identity, change] of event.changes.keys) {
           if (change.action === 'delete' && identity !== conv.get('createdBy', '')) d.kicks.add(identity)

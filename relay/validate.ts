@@ -289,6 +289,8 @@ const decodeChanges = (
     const end = clock + struct.length
     running.set(client, Math.max(known, end))
     if (end <= known) continue // already integrated: a harmless repeat
+    // The relay's own clientID (this load's) is never a client's, bound or not.
+    if (client === doc.clientID) refuse('client id belongs to the relay')
     if (bindings) {
       const bound = bindings.get(String(client))
       if (bound !== undefined && bound !== identity) refuse('client id belongs to another identity')

@@ -4,7 +4,7 @@
  * within their total size, and a moderator's hide cannot rewrite anyone's message.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import type * as Y from 'yjs'
+import * as Y from 'yjs'
 import { participantSidFor } from '../../src/ids.ts'
 import { ConversationDocument, hiddenKey } from '../../src/schema/layout.ts'
 import { buildWorld, expectRefused, malloryIn, Scope, UPDATE_REJECTED, waitUntil } from './helpers.ts'
@@ -113,6 +113,27 @@ describe('relay rules', () => {
       'attributes exceed their size limit',
       { absent: (doc) => !doc.getMap('attributes').has('k0') },
     )
+  })
+
+  it("the relay's own clientID (the one its stamps carry) can never be a client's", async () => {
+    const w = await buildWorld(sc)
+    const m = await malloryIn(sc, w)
+    const replica = m.doc(w.docName)
+    const live = await w.relay.core._load(w.docName)
+    const relayId = live!.doc.clientID
+    // Mallory sees that clientID on the stamps; she continues its clock in a doc of her own.
+    expect(replica.store.clients.has(relayId)).toBe(true)
+    const impostor = new Y.Doc()
+    Y.applyUpdate(impostor, Y.encodeStateAsUpdate(replica))
+    impostor.clientID = relayId
+    const captured: Uint8Array[] = []
+    impostor.on('update', (u: Uint8Array) => captured.push(u))
+    const key = `${w.first.sid}\nmallory\n🤖`
+    impostor.getMap('reactions').set(key, Date.now())
+    await expectRefused(w, m, () => m.sendUpdate(w.docName, captured[0]!), 'client id belongs', {
+      absent: (doc) => !doc.getMap('reactions').has(key),
+    })
+    impostor.destroy()
   })
 
   it('a moderator may hide a message but not rewrite it, and a hide carries no content', async () => {
