@@ -87,6 +87,9 @@ interface LoadedDoc {
   members: Set<string>
   last: InboxLastMessage | null
   kicks: Set<string>
+  /** Updates of this turn, not yet stored or broadcast (see `#onUpdate`). */
+  pending: Uint8Array[]
+  pendingOrigins: Set<unknown>
   /** Members this update removed: they still get the update that removes them, then nothing. */
   leavers: Set<string>
   /** Which connection publishes awareness under which clientID. */
@@ -210,6 +213,7 @@ export class RelayCore {
   async flush(): Promise<void> {
     for (const p of [...this.#docs.values()]) {
       const d = await p
+      this._flushPending(d)
       await d.chain
     }
   }
@@ -346,6 +350,8 @@ export class RelayCore {
       members: new Set(),
       last: null,
       kicks: new Set(),
+      pending: [],
+      pendingOrigins: new Set(),
       leavers: new Set(),
       awarenessOwners: new Map(),
       awarenessIdentities: new Map(),
@@ -453,7 +459,25 @@ export class RelayCore {
     }).catch(this.#onError)
   }
 
+  /**
+   * Updates of one turn (a client's update and the stamps it caused, typically) are merged and
+   * handled together on the next microtask: one stored entry and one broadcast frame instead of
+   * two, so readers apply a message and its stamp in one transaction.
+   */
   #onUpdate(d: LoadedDoc, update: Uint8Array, origin: unknown): void {
+    d.pending.push(update)
+    d.pendingOrigins.add(origin)
+    if (d.pending.length === 1) queueMicrotask(() => this._flushPending(d))
+  }
+
+  /** @internal Stores and broadcasts what `#onUpdate` gathered (now, if anything is waiting). */
+  _flushPending(d: LoadedDoc): void {
+    if (d.pending.length === 0) return
+    const update = d.pending.length === 1 ? d.pending[0]! : Y.mergeUpdates(d.pending)
+    // Skip echoing to the writer only when everything came from that one connection.
+    const origin = d.pendingOrigins.size === 1 ? [...d.pendingOrigins][0] : null
+    d.pending = []
+    d.pendingOrigins = new Set()
     const kicks = d.conv ? [...d.kicks] : []
     d.kicks.clear()
     const leavers = new Set(d.leavers)
@@ -603,6 +627,8 @@ export class CoreConnection {
           syncProtocol.readSyncMessage(decoder, encoder, d.doc, this)
           const step1 = startFrame(docName, MessageType.sync)
           syncProtocol.writeSyncStep1(step1, d.doc)
+          // Updates of this turn are in the answer: put them on the chain before waiting for it.
+          this.#core._flushPending(d)
           await d.chain
           this.send(encoding.toUint8Array(encoder))
           this.send(encoding.toUint8Array(step1))

@@ -53,7 +53,11 @@ describe('relay: crash and restart', () => {
     for (let i = 0; i < TOTAL; i++) {
       const from = i % 3 === 2 ? bconv : conv
       sent.push(await from.sendMessage(`m${i}`))
-      if (killed === null && seenByAlice.size >= 10) killed = first.kill('SIGKILL')
+      if (killed === null && seenByAlice.size >= 10) {
+        // Sends already made may be in flight; the rest are written while the relay is down.
+        killed = first.kill('SIGKILL')
+        await deadline(killed, 5_000, 'the relay process exits')
+      }
       await new Promise((r) => setImmediate(r))
     }
     if (killed === null) {

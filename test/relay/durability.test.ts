@@ -74,9 +74,9 @@ describe('relay: persist before broadcast', () => {
     const raw = await authenticatedRaw(h, relay, 'bob')
     storage.gated = true
 
-    // m2 is applied and stamped in memory; both its writes (message, then stamp) wait on the slow disk.
+    // m2 is applied and stamped in memory; its write (message and stamp, merged) waits on the slow disk.
     const m2 = await conv.sendMessage('m2')
-    await waitUntil(() => storage.held.length === 2 && live.conv!.stamps.has(m2.sid), 'm2 stamped, its writes held')
+    await waitUntil(() => storage.held.length === 1 && live.conv!.stamps.has(m2.sid), 'm2 stamped, its write held')
 
     // Bob asks for the document now: the relay must wait for m2 to be stored before answering.
     const received = relay.metrics.framesReceived
@@ -88,12 +88,10 @@ describe('relay: persist before broadcast', () => {
     const m3 = await conv.sendMessage('m3')
     await waitUntil(() => live.conv!.stamps.has(m3.sid), 'm3 stamped in memory')
 
-    // The disk completes m2's writes (message, then stamp), and nothing more.
+    // The disk completes m2's write, and nothing more.
     const answer = raw.next((f) => frameInfo(f)?.docName === docName && frameInfo(f)?.type === MessageType.sync)
-    for (let i = 0; i < 2; i++) {
-      await waitUntil(() => storage.held.length > 0, 'a held write')
-      storage.held.shift()!()
-    }
+    await waitUntil(() => storage.held.length > 0, 'a held write')
+    storage.held.shift()!()
     await answer
     await waitUntil(() => storage.held.length > 0, 'm3’s write is held')
 
