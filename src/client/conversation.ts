@@ -1320,10 +1320,13 @@ export class Conversation extends Emitter<ConversationEvents> {
     })
 
     doc.stamps.observe((event) => {
+      // A message that arrived with its stamp was announced by `messageAdded` already indexed.
+      const arrived = event.transaction.changed.get(doc.messages as never)
       for (const id of event.keysChanged) {
-        if (doc.messages.has(id)) this.#messageUpdated(id, ['index', 'dateCreated', 'deliveryReceipt'])
+        if (doc.messages.has(id) && !arrived?.has(id))
+          this.#messageUpdated(id, ['index', 'dateCreated', 'deliveryReceipt'])
       }
-      this.#updated(new Set(['lastMessage']))
+      if (!arrived) this.#updated(new Set(['lastMessage']))
     })
 
     doc.edits.observe((event) => {
