@@ -35,6 +35,7 @@ import { Client } from '../src/index.ts'
 import { ConversationDocument, docNames } from '../src/schema/layout.ts'
 import { DocChannel } from '../src/sync/channel.ts'
 import { readFrame } from '../src/sync/protocol.ts'
+import { withDeadline } from './proc.ts'
 
 const SECRET = 'colloquy-load-secret-0123456789abcdef-0123'
 const startLoad = loadavg()
@@ -170,7 +171,7 @@ async function main(): Promise<void> {
         await Promise.all(batch.map((c) => c.open()))
         clients.push(...batch)
       }
-      await within(
+      await withDeadline(
         Promise.all(newcomers.map((c) => c.ready())),
         60_000,
         'every new client synced and sees itself as a participant',
@@ -204,7 +205,7 @@ async function main(): Promise<void> {
         from.send(sid)
         expected += members.length - 1
       }
-      await within(
+      await withDeadline(
         waitFor(() => sample.delivered.length >= expected && sample.stamped.length >= messages),
         60_000,
         `every message delivered (${sample.delivered.length}/${expected}) and stamped (${sample.stamped.length}/${messages})`,
@@ -231,7 +232,7 @@ async function main(): Promise<void> {
     const peakGc = await relay.stats(true)
     for (const c of clients) c.close()
     const t1 = performance.now()
-    await within(
+    await withDeadline(
       waitForAsync(async () => {
         const s = await relay.stats(false)
         return s.connections === 0 && s.documents === 0
@@ -284,23 +285,6 @@ async function main(): Promise<void> {
 const fmtMiB = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MiB`
 const ms = (v: number): string => (Number.isFinite(v) ? `${v < 10 ? v.toFixed(1) : v.toFixed(0)} ms` : '–')
 
-/** Rejects after `limit` ms unless `p` settles first. */
-function within<T>(p: Promise<T>, limit: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${limit} ms: ${what}`)), limit)
-    p.then(
-      (v) => {
-        clearTimeout(timer)
-        resolve(v)
-      },
-      (e: unknown) => {
-        clearTimeout(timer)
-        reject(e)
-      },
-    )
-  })
-}
-
 /** Resolves once `condition` holds (checked every 20 ms); bound it with `within`. */
 function waitFor(condition: () => boolean): Promise<void> {
   return waitForAsync(async () => condition())
@@ -335,7 +319,7 @@ class RelayChild {
       ['--expose-gc', self, '--relay-child', '--db', db, '--idle-ms', String(idleMs)],
       { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
     )
-    this.ready = within(
+    this.ready = withDeadline(
       new Promise<number>((resolve, reject) => {
         this.proc.once('exit', (code) => reject(new Error(`relay exited (${code})`)))
         this.proc.on('message', (m: { ready?: boolean; port?: number; id?: number; stats?: RelayStats }) => {
@@ -353,7 +337,7 @@ class RelayChild {
 
   #call(cmd: string, extra: Record<string, unknown> = {}): Promise<{ stats?: RelayStats }> {
     const id = this.#next++
-    return within(
+    return withDeadline(
       new Promise((resolve) => {
         this.#pending.set(id, resolve)
         this.proc.send({ id, cmd, ...extra })
@@ -403,7 +387,7 @@ async function createConversations(
       }
     }),
   )
-  await within(
+  await withDeadline(
     Promise.all(owners.map((o) => o.whenSynced())),
     60_000,
     `the owners synced (${owners.map((o) => o.connectionState).join(', ')})`,
@@ -463,7 +447,7 @@ class LightClient {
     const ws = new WebSocket(`${this.#url}/?token=${token}`)
     ws.binaryType = 'nodebuffer'
     this.#ws = ws
-    await within(
+    await withDeadline(
       new Promise<void>((resolve, reject) => {
         ws.once('open', () => resolve())
         ws.once('error', reject)

@@ -7,7 +7,7 @@
  * the clients recovered by themselves, nothing is lost or duplicated, the replicas agree.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Client, Conversation, Message } from '../../src/index.ts'
+import type { Client, Message } from '../../src/index.ts'
 import { Harness, waitFor, waitUntil } from '../relay/helpers.ts'
 import {
   checkFinal,
@@ -15,9 +15,9 @@ import {
   Dice,
   type Direction,
   FaultProxy,
+  oneConversation,
   type ProxyClose,
   roundsFor,
-  StampLedger,
   seedFor,
   tail,
 } from './support.ts'
@@ -46,13 +46,7 @@ describe('faults: stalled, cut and slow connections', () => {
         proxies.push(proxy)
         clients.push(await h.client(name, { relayUrl: proxy.url }))
       }
-      const added = clients.slice(1).map((c) => waitFor<Conversation>(c, 'conversationAdded'))
-      const first = await clients[0]!.createConversation({ join: true })
-      await first.add('bob')
-      await first.add('carol')
-      const convs: Conversation[] = [first, ...(await Promise.all(added))]
-      const ledger = new StampLedger()
-      for (const [i, c] of convs.entries()) ledger.watch(NAMES[i]!, c)
+      const { convs, ledger } = await oneConversation(clients, NAMES)
 
       const sent: Message[] = []
       const log: string[] = []

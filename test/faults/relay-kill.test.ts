@@ -7,9 +7,9 @@
  */
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Client, Conversation, Message } from '../../src/index.ts'
-import { deadline, freePort, Harness, type RelayProcess, waitFor, waitUntil } from '../relay/helpers.ts'
-import { checkFinal, converge, Dice, roundsFor, StampLedger, seedFor, tail, yieldTurns } from './support.ts'
+import type { Client, Message } from '../../src/index.ts'
+import { deadline, freePort, Harness, type RelayProcess, waitUntil } from '../relay/helpers.ts'
+import { checkFinal, converge, Dice, oneConversation, roundsFor, seedFor, tail, yieldTurns } from './support.ts'
 
 const SEED = seedFor('relay-kill.test.ts')
 const ROUNDS = roundsFor(3)
@@ -31,14 +31,7 @@ describe('faults: relay SIGKILL during a burst', () => {
 
       const clients: Client[] = []
       for (const name of NAMES) clients.push(await h.client(name, { relayUrl: url }))
-      const added = clients.slice(1).map((c) => waitFor<Conversation>(c, 'conversationAdded'))
-      const first = await clients[0]!.createConversation({ join: true })
-      await first.add('bob')
-      await first.add('carol')
-      const convs: Conversation[] = [first, ...(await Promise.all(added))]
-
-      const ledger = new StampLedger()
-      for (const [i, c] of convs.entries()) ledger.watch(NAMES[i]!, c)
+      const { convs, ledger } = await oneConversation(clients, NAMES)
       const sent: Message[] = []
       const log: string[] = []
 

@@ -4,9 +4,9 @@
  * changed, a convergence wait, and a TCP proxy that can stall, cut and slow a connection.
  */
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
-import type { Conversation, Message } from '../../src/index.ts'
+import type { Client, Conversation, Message } from '../../src/index.ts'
 import { seededRandom } from '../../src/testing/simulator.ts'
-import { messagesOf, waitUntil } from '../relay/helpers.ts'
+import { messagesOf, waitFor, waitUntil } from '../relay/helpers.ts'
 
 /** The seed of a randomized test: COLLOQUY_SEED if set, else a fresh one. Printed with its replay command. */
 export const seedFor = (file: string): number => {
@@ -438,4 +438,21 @@ export class FaultProxy {
     this.cut({ refuse: true })
     return new Promise((resolve) => this.#server.close(() => resolve()))
   }
+}
+
+/**
+ * The first client creates a conversation and adds the others (named `names[1..]`); resolves with
+ * every client's view of it, and a ledger watching every index each of them sees.
+ */
+export const oneConversation = async (
+  clients: Client[],
+  names: readonly string[],
+): Promise<{ convs: Conversation[]; ledger: StampLedger }> => {
+  const added = clients.slice(1).map((c) => waitFor<Conversation>(c, 'conversationAdded'))
+  const first = await clients[0]!.createConversation({ join: true })
+  for (const name of names.slice(1)) await first.add(name)
+  const convs: Conversation[] = [first, ...(await Promise.all(added))]
+  const ledger = new StampLedger()
+  for (const [i, c] of convs.entries()) ledger.watch(names[i]!, c)
+  return { convs, ledger }
 }
