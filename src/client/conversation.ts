@@ -166,7 +166,14 @@ export class Conversation extends Emitter<ConversationEvents> {
   readonly #host: ConversationHost
   readonly #log: MessageLog
   readonly #typing: TypingTracker
-  readonly #messages = new Map<string, Message>()
+  /**
+   * Message objects handed out, held weakly: the same object comes back while the app holds it
+   * (its listeners included), and a long history does not keep one object per message alive.
+   */
+  readonly #messages = new Map<string, WeakRef<Message>>()
+  readonly #released = new FinalizationRegistry<string>((id) => {
+    if (this.#messages.get(id)?.deref() === undefined) this.#messages.delete(id)
+  })
   readonly #participants = new Map<string, Participant>()
   readonly #reactionIndex = new Map<string, Set<string>>()
   #horizons: Map<string, ReadHorizon> | null = null
@@ -1127,12 +1134,13 @@ export class Conversation extends Emitter<ConversationEvents> {
   }
 
   #messageObject(id: string): Message | null {
-    const cached = this.#messages.get(id)
+    const cached = this.#messages.get(id)?.deref()
     if (cached && !cached.isRemoved) return cached
     const rec = this._doc.messages.get(id)
     if (!rec) return null
     const m = new Message(this, rec)
-    this.#messages.set(id, m)
+    this.#messages.set(id, new WeakRef(m))
+    this.#released.register(m, id)
     return m
   }
 
@@ -1214,7 +1222,7 @@ export class Conversation extends Emitter<ConversationEvents> {
   }
 
   #messageUpdated(id: string, reasons: MessageUpdateReason[]): void {
-    const m = this.#messages.get(id) ?? (this.has('messageUpdated') ? this.#messageObject(id) : null)
+    const m = this.#messages.get(id)?.deref() ?? (this.has('messageUpdated') ? this.#messageObject(id) : null)
     if (!m || m.isRemoved) return
     const payload = { message: m, updateReasons: reasons }
     m.emit('updated', payload)
@@ -1310,7 +1318,7 @@ export class Conversation extends Emitter<ConversationEvents> {
           this.#typing.endFor(rec.author)
           this.emit('messageAdded', this.#messageObject(id)!)
         } else if (change.action === 'delete') {
-          const m = this.#messages.get(id) ?? new Message(this, change.oldValue as MessageRecord)
+          const m = this.#messages.get(id)?.deref() ?? new Message(this, change.oldValue as MessageRecord)
           m._markRemoved()
           this.#messages.delete(id)
           this.emit('messageRemoved', m)
@@ -1354,7 +1362,9 @@ export class Conversation extends Emitter<ConversationEvents> {
     const lo = Math.min(from ?? -1, to ?? -1)
     const hi = Math.max(from ?? -1, to ?? -1)
     if (lo === hi) return
-    for (const m of [...this.#messages.values()]) {
+    for (const ref of [...this.#messages.values()]) {
+      const m = ref.deref()
+      if (!m) continue
       const index = m.index
       if (index === null || index <= lo || index > hi || m.author === identity || m.isRemoved) continue
       this.#messageUpdated(m.sid, ['deliveryReceipt'])
