@@ -81,6 +81,7 @@ export const putInboxEntry = (inbox: Y.Doc, entry: InboxEntry): void => {
   Y.transact(inbox, () => map.set(entry.sid, entry), INBOX_ORIGIN)
 }
 
+/** Removes a conversation from a person's inbox (they left, were removed, or it was deleted). */
 export const removeInboxEntry = (inbox: Y.Doc, sid: string): void => {
   const map = inboxMap(inbox)
   if (!map.has(sid)) return

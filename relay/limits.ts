@@ -20,6 +20,7 @@ export interface RelayLimits {
   frameBurst: number
 }
 
+/** The limits a relay applies unless `createRelay({ limits })` overrides them. */
 export const DEFAULT_LIMITS: RelayLimits = {
   maxFrameBytes: 1024 * 1024,
   maxPreAuthFrames: 16,

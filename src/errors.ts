@@ -29,6 +29,7 @@ export class ColloquyError extends Error {
   }
 }
 
+/** Shorthands for the common codes. */
 export const invalidArgument = (message: string): ColloquyError => new ColloquyError('INVALID_ARGUMENT', message)
 export const notFound = (message: string): ColloquyError => new ColloquyError('NOT_FOUND', message)
 export const forbidden = (message: string): ColloquyError => new ColloquyError('FORBIDDEN', message)

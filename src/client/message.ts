@@ -42,6 +42,7 @@ export type MessageUpdateReason =
   | 'deliveryReceipt'
   | 'reactions'
 
+/** Events of one `Message` (also re-emitted by its conversation and the client). */
 export interface MessageEvents {
   updated(payload: { message: Message; updateReasons: MessageUpdateReason[] }): void
   // biome-ignore lint/suspicious/noExplicitAny: index signature required by EventMap

@@ -14,6 +14,7 @@ export type ParticipantUpdateReason =
   | 'lastReadMessageIndex'
   | 'lastReadTimestamp'
 
+/** Events of one `Participant` (also re-emitted by its conversation and the client). */
 export interface ParticipantEvents {
   updated(payload: { participant: Participant; updateReasons: ParticipantUpdateReason[] }): void
   typingStarted(participant: Participant): void

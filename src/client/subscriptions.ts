@@ -234,6 +234,7 @@ export class ListSubscription<T> extends LiveSubscription<readonly T[]> {
   }
 }
 
+/** The live window of `Client.subscribeConversations`. */
 export type ConversationListSubscription = ListSubscription<ConversationSnapshot>
 
 // ---------------------------------------------------------------- snapshot builders
@@ -259,6 +260,7 @@ export const messageSnapshot = (m: Message, depth = 0): MessageSnapshot => {
   }
 }
 
+/** @internal A conversation's frozen view, as live windows deliver it. */
 export const conversationSnapshot = (c: Conversation): ConversationSnapshot => {
   const log = c._log()
   const lastEntry = log.sequencedLength > 0 ? log.at(log.sequencedLength - 1) : undefined
@@ -291,6 +293,7 @@ export const conversationSnapshot = (c: Conversation): ConversationSnapshot => {
   }
 }
 
+/** @internal A participant's frozen view, as live windows deliver it. */
 export const participantSnapshot = (p: Participant): ParticipantSnapshot => ({
   sid: p.sid,
   identity: p.identity,

@@ -7,6 +7,7 @@ export interface TypingState {
   typing: true
 }
 
+/** What the typing tracker reports: someone started or stopped typing. */
 export interface TypingEvents {
   started(identity: string): void
   ended(identity: string): void

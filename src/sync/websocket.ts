@@ -12,6 +12,7 @@ export interface WebSocketLike {
   onerror: ((event: unknown) => void) | null
 }
 
+/** A WebSocket class: the global one, or one from a package such as `ws`. */
 export type WebSocketConstructor = new (url: string) => WebSocketLike
 
 /** Options of the WebSocket transport. */
