@@ -3,7 +3,7 @@ import * as Y from 'yjs'
 import { forbidden } from '../errors.ts'
 import { Emitter } from '../events.ts'
 import { LOCAL_ORIGIN } from '../origins.ts'
-import { checkAttributes, checkOptionalName, checkUrl, type JsonObject, LIMITS } from '../schema/index.ts'
+import { applyPatch, checkAttributes, checkOptionalName, checkUrl, type JsonObject, LIMITS } from '../schema/index.ts'
 
 /** Why a user changed (Twilio's `updateReasons`). */
 export type UserUpdateReason = 'friendlyName' | 'attributes' | 'photoUrl' | 'reachabilityOnline'
@@ -99,6 +99,14 @@ export class User extends Emitter<UserEvents> {
   /** Replaces the attributes (your own profile only). */
   async updateAttributes(attributes: JsonObject): Promise<void> {
     await this.#write('attributes', checkAttributes(attributes, LIMITS.attributesBytes))
+  }
+
+  /** Patches the attributes: `null` deletes a key, `undefined` keeps it (your own profile only). */
+  async patchAttributes(patch: Record<string, unknown>): Promise<void> {
+    await this.#write(
+      'attributes',
+      checkAttributes(applyPatch(this.attributes, patch, 'attributes'), LIMITS.attributesBytes),
+    )
   }
 
   async #write(key: string, value: unknown): Promise<void> {

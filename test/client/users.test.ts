@@ -109,3 +109,17 @@ describe('other people’s profiles', () => {
     expect(laptop.user.friendlyName).toBe('From phone')
   })
 })
+
+describe('profile custom data as a patch', () => {
+  const hp = useHarness()
+  it('patchAttributes sets and deletes keys (null deletes), and only on my own profile', async () => {
+    const c = await hp.client('alice')
+    await c.user.updateAttributes({ team: 'red', level: 1 })
+    await c.user.patchAttributes({ level: 2, team: null, city: 'Oslo' })
+    expect(c.user.attributes).toEqual({ level: 2, city: 'Oslo' })
+    const other = await c.getUser('bob')
+    await expectCode(other.patchAttributes({ x: 1 }), 'FORBIDDEN')
+    await expectCode(c.user.patchAttributes({ big: 'x'.repeat(20_000) }), 'INVALID_ARGUMENT')
+    expect(c.user.attributes).toEqual({ level: 2, city: 'Oslo' })
+  })
+})
