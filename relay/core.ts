@@ -644,10 +644,10 @@ export class CoreConnection {
         }
         decoding.readVarUint(decoder)
         const update = decoding.readVarUint8Array(decoder)
-        // Sync replies often repeat what the relay has; nothing to check or apply.
-        if (isNoopUpdate(d.doc, update)) return
         if (!this.#core._mayWrite(this.identity, d)) {
-          this.#reject(docName, 'this document is read-only for you')
+          // A sync reply to a document one may only read repeats what the relay has: nothing to do.
+          // (Where one may write, the validator already passes over what is known.)
+          if (!isNoopUpdate(d.doc, update)) this.#reject(docName, 'this document is read-only for you')
           return
         }
         if (d.kind === 'user' && this.#core._validate) {

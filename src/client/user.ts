@@ -3,7 +3,9 @@ import * as Y from 'yjs'
 import { forbidden } from '../errors.ts'
 import { Emitter } from '../events.ts'
 import { LOCAL_ORIGIN } from '../origins.ts'
-import { applyPatch, checkAttributes, checkOptionalName, checkUrl, type JsonObject, LIMITS } from '../schema/index.ts'
+import { applyPatch, checkAttributes, type JsonObject } from '../schema/json.ts'
+import { LIMITS } from '../schema/limits.ts'
+import { checkOptionalName, checkUrl } from '../schema/validate.ts'
 
 /** Why a user changed (Twilio's `updateReasons`). */
 export type UserUpdateReason = 'friendlyName' | 'attributes' | 'photoUrl' | 'reachabilityOnline'

@@ -45,11 +45,6 @@ export class Sequencer {
     if (missing.length > 0) this.#stamp(missing)
   }
 
-  /** The index the next message will get. */
-  get nextIndex(): number {
-    return this.#next
-  }
-
   #stamp(ids: string[]): void {
     const { messages, stamps } = this.#doc
     const records = ids

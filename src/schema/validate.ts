@@ -1,4 +1,4 @@
-import { ColloquyError, invalidArgument } from '../errors.ts'
+import { invalidArgument } from '../errors.ts'
 import type { Access, ConversationStateName, Role } from './layout.ts'
 import { LIMITS } from './limits.ts'
 
@@ -77,11 +77,6 @@ export const checkEmoji = (value: unknown): string => {
     throw invalidArgument(`emoji must be 1 to ${LIMITS.emojiLength} characters`)
   if (CONTROL.test(value)) throw invalidArgument('emoji must not contain control characters')
   return value
-}
-
-/** Rejects when `signal` is aborted. */
-export const checkSignal = (signal: AbortSignal | undefined): void => {
-  if (signal?.aborted) throw new ColloquyError('ABORTED', 'the operation was aborted')
 }
 
 /** Welcome messages: at most LIMITS.welcomeMessages non-empty strings. Returns a copy. */

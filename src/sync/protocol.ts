@@ -74,7 +74,3 @@ export const encodeAwarenessFrame = (docName: string, update: Uint8Array): Uint8
   encoding.writeVarUint8Array(encoder, update)
   return encoding.toUint8Array(encoder)
 }
-
-/** Whether the encoder holds more than the frame header (a sync reply that says something). */
-export const hasPayload = (encoder: encoding.Encoder, headerLength: number): boolean =>
-  encoding.length(encoder) > headerLength
