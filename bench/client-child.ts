@@ -13,7 +13,7 @@ import * as Y from 'yjs'
 import { signToken } from '../relay/index.ts'
 import { participantSidFor } from '../src/ids.ts'
 import { Client, type Conversation, type Message } from '../src/index.ts'
-import { ConversationDocument } from '../src/schema/layout.ts'
+import { ConversationDocument, participantRecord } from '../src/schema/layout.ts'
 import type { WebSocketConstructor } from '../src/sync/websocket.ts'
 import { now, SECRET, serve, sleep, withDeadline } from './proc.ts'
 
@@ -351,20 +351,15 @@ const fillConversation = (doc: Y.Doc, sid: string): void => {
     conv.set('dateCreated', at, 'seeder', at)
     conv.set('friendlyName', `room ${sid}`, 'seeder', at)
     for (const identity of ['seeder', 'joiner']) {
-      conv.participants.set(identity, {
-        sid: participantSidFor(sid, identity),
+      conv.participants.set(
         identity,
-        type: 'chat',
-        address: null,
-        proxyAddress: null,
-        attributes: {},
-        role: identity === 'seeder' ? 'admin' : 'member',
-        access: 'ReadWrite',
-        dateCreated: at,
-        dateUpdated: at,
-        addedBy: 'seeder',
-        membership: '0123456789abcdef',
-      })
+        participantRecord(sid, identity, {
+          at,
+          addedBy: 'seeder',
+          membership: '0123456789abcdef',
+          role: identity === 'seeder' ? 'admin' : 'member',
+        }),
+      )
     }
     const id = `IM${'0'.repeat(32)}`
     conv.messages.set(id, {

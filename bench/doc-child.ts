@@ -15,7 +15,12 @@ import * as Y from 'yjs'
 import { inboxEntryFor, inboxMap, lastMessageOf } from '../relay/inbox.ts'
 import { participantSidFor } from '../src/ids.ts'
 import { Client, type Message } from '../src/index.ts'
-import { ConversationDocument, type MessageRecord, type ParticipantRecord } from '../src/schema/layout.ts'
+import {
+  ConversationDocument,
+  type MessageRecord,
+  type ParticipantRecord,
+  participantRecord,
+} from '../src/schema/layout.ts'
 import { MessageLog } from '../src/schema/message-log.ts'
 import { Sequencer } from '../src/schema/sequencer.ts'
 import { MemoryStorage } from '../src/storage/memory.ts'
@@ -41,20 +46,8 @@ const recordOf = (i: number): MessageRecord => ({
   createdAt: T0 + i,
 })
 
-const participant = (identity: string, role: 'admin' | 'member'): ParticipantRecord => ({
-  sid: participantSidFor(SID, identity),
-  identity,
-  type: 'chat',
-  address: null,
-  proxyAddress: null,
-  attributes: {},
-  role,
-  access: 'ReadWrite',
-  dateCreated: T0,
-  dateUpdated: T0,
-  addedBy: 'alice',
-  membership: '0123456789abcdef',
-})
+const participant = (identity: string, role: 'admin' | 'member'): ParticipantRecord =>
+  participantRecord(SID, identity, { at: T0, addedBy: 'alice', membership: '0123456789abcdef', role })
 
 /** Length-prefixed list of byte arrays. */
 const pack = (items: Uint8Array[]): Uint8Array => {

@@ -10,7 +10,7 @@ import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import { RelayCore } from '../relay/core.ts'
 import { participantSidFor } from '../src/ids.ts'
-import { ConversationDocument, reactionKey } from '../src/schema/layout.ts'
+import { ConversationDocument, participantRecord, reactionKey } from '../src/schema/layout.ts'
 import { MemoryStorage } from '../src/storage/memory.ts'
 import { MessageType, startFrame } from '../src/sync/protocol.ts'
 import { fmt, interleave, quick, row, type ScenarioResult, summarize } from './stats.ts'
@@ -37,20 +37,10 @@ const generate = (): Uint8Array[] => {
     conv.set('sid', SID, 'alice', now)
     conv.set('createdBy', 'alice', 'alice', now)
     conv.set('dateCreated', now, 'alice', now)
-    conv.participants.set('alice', {
-      sid: participantSidFor(SID, 'alice'),
-      identity: 'alice',
-      type: 'chat',
-      address: null,
-      proxyAddress: null,
-      attributes: {},
-      role: 'admin',
-      access: 'ReadWrite',
-      dateCreated: now,
-      dateUpdated: now,
-      addedBy: 'alice',
-      membership: 'm1',
-    })
+    conv.participants.set(
+      'alice',
+      participantRecord(SID, 'alice', { at: now, addedBy: 'alice', membership: 'm1', role: 'admin' }),
+    )
   })
   for (let i = 0; i < N; i++) {
     const id = `IM${i.toString(16).padStart(32, '0')}`

@@ -6,7 +6,7 @@ import { type ConversationSid, newConversationSid } from '../ids.ts'
 import { LOCAL_ORIGIN } from '../origins.ts'
 import { defaultRuntime, newDoc, type Runtime } from '../runtime.ts'
 import { checkAttributes, type JsonObject } from '../schema/json.ts'
-import { ConversationDocument, type ConversationStateName, docNames, type MessageRecord } from '../schema/layout.ts'
+import { ConversationDocument, type ConversationStateName, docNames } from '../schema/layout.ts'
 import { DEFAULT_TYPING_TIMEOUT, LIMITS } from '../schema/limits.ts'
 import { Sequencer } from '../schema/sequencer.ts'
 import {
@@ -416,7 +416,7 @@ export class Client extends Emitter<ClientEvents> {
     this.#assertOpen()
     if (typeof sid !== 'string' || sid.length === 0) throw invalidArgument('sid must be a non-empty string')
     const t = this.#conversations.get(sid) ?? (await this.#opening.get(sid))
-    if (!t || !t.visible) throw notFound(`Conversation with SID ${sid} was not found`)
+    if (!t?.visible) throw notFound(`Conversation with SID ${sid} was not found`)
     return t.conversation
   }
 

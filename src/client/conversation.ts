@@ -2,7 +2,7 @@ import { Awareness } from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import { ColloquyError, forbidden, invalidArgument, notFound } from '../errors.ts'
 import { Emitter } from '../events.ts'
-import { type ConversationSid, newMessageSid, participantSidFor, randomHex } from '../ids.ts'
+import { type ConversationSid, newMessageSid, randomHex } from '../ids.ts'
 import { LOCAL_ORIGIN } from '../origins.ts'
 import type { Runtime } from '../runtime.ts'
 import { type ContentBlock, checkContent } from '../schema/content.ts'
@@ -19,6 +19,7 @@ import {
   type ParticipantRecord,
   type ParticipantType,
   parseReactionKey,
+  participantRecord,
   prefKey,
   type Role,
   reactionKey,
@@ -398,7 +399,7 @@ export class Conversation extends Emitter<ConversationEvents> {
   async removeParticipant(participant: string | Participant): Promise<void> {
     this.#assertUsable()
     const p = typeof participant === 'string' ? this.#findParticipant(participant) : participant
-    if (!p || !p.isActive)
+    if (!p?.isActive)
       throw notFound(`Participant ${typeof participant === 'string' ? participant : participant.sid} was not found`)
     if (p.identity === this.#host.identity) {
       await this.leave()
@@ -1097,21 +1098,20 @@ export class Conversation extends Emitter<ConversationEvents> {
     role: Role,
     access: Access,
   ): void {
-    const now = this.#host.now()
-    this._doc.participants.set(key, {
-      sid: participantSidFor(this.sid, key),
-      identity: type === 'chat' ? key : null,
-      type,
-      address,
-      proxyAddress,
-      attributes,
-      role,
-      access,
-      dateCreated: now,
-      dateUpdated: now,
-      addedBy: this.#host.identity,
-      membership: randomHex(8, this.#host.runtime.random),
-    })
+    this._doc.participants.set(
+      key,
+      participantRecord(this.sid, key, {
+        at: this.#host.now(),
+        addedBy: this.#host.identity,
+        membership: randomHex(8, this.#host.runtime.random),
+        type,
+        address,
+        proxyAddress,
+        attributes,
+        role,
+        access,
+      }),
+    )
   }
 
   #findParticipant(idOrSid: string): Participant | null {

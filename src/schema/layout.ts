@@ -1,4 +1,5 @@
 import type * as Y from 'yjs'
+import { participantSidFor } from '../ids.ts'
 import type { ContentBlock } from './content.ts'
 import type { JsonObject } from './json.ts'
 
@@ -71,6 +72,43 @@ export interface ParticipantRecord {
   addedBy: string
   /** Random id of this membership: a participant removed and added again gets a new one. */
   membership: string
+}
+
+/**
+ * A participant record as its adder writes it. The sid derives from conversation and key (so two
+ * devices adding the same person agree); `identity` is the key for chat participants. Defaults:
+ * a `member` with `ReadWrite` access and no attributes.
+ */
+export const participantRecord = (
+  conversation: string,
+  key: string,
+  fields: {
+    at: number
+    addedBy: string
+    membership: string
+    type?: ParticipantType
+    address?: string | null
+    proxyAddress?: string | null
+    attributes?: JsonObject
+    role?: Role
+    access?: Access
+  },
+): ParticipantRecord => {
+  const type = fields.type ?? 'chat'
+  return {
+    sid: participantSidFor(conversation, key),
+    identity: type === 'chat' ? key : null,
+    type,
+    address: fields.address ?? null,
+    proxyAddress: fields.proxyAddress ?? null,
+    attributes: fields.attributes ?? {},
+    role: fields.role ?? 'member',
+    access: fields.access ?? 'ReadWrite',
+    dateCreated: fields.at,
+    dateUpdated: fields.at,
+    addedBy: fields.addedBy,
+    membership: fields.membership,
+  }
 }
 
 /** A message as first written. Never modified afterwards (edits go to `edits`). */

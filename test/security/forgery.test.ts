@@ -10,9 +10,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { participantSidFor } from '../../src/ids.ts'
 import type { Conversation } from '../../src/index.ts'
-import type { ParticipantRecord } from '../../src/schema/layout.ts'
+import { type ParticipantRecord, participantRecord } from '../../src/schema/layout.ts'
 import {
   boundClientOf,
   buildWorld,
@@ -40,18 +39,7 @@ const messageRecord = (id: string, author: string, extra: Record<string, unknown
   ...extra,
 })
 const participant = (w: World, key: string, extra: Partial<ParticipantRecord> = {}): ParticipantRecord => ({
-  sid: participantSidFor(w.conv.sid, key),
-  identity: key,
-  type: 'chat',
-  address: null,
-  proxyAddress: null,
-  attributes: {},
-  role: 'member',
-  access: 'ReadWrite',
-  dateCreated: Date.now(),
-  dateUpdated: Date.now(),
-  addedBy: 'mallory',
-  membership: 'feedface',
+  ...participantRecord(w.conv.sid, key, { at: Date.now(), addedBy: 'mallory', membership: 'feedface' }),
   ...extra,
 })
 const map = (doc: Y.Doc, root: string) => doc.getMap<unknown>(root)

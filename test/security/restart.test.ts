@@ -7,9 +7,8 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import type { Relay } from '../../relay/index.ts'
-import { participantSidFor } from '../../src/ids.ts'
 import type { Conversation, Message } from '../../src/index.ts'
-import type { ParticipantRecord } from '../../src/schema/layout.ts'
+import { type ParticipantRecord, participantRecord } from '../../src/schema/layout.ts'
 import { createSqliteStorage } from '../../src/storage/sqlite.ts'
 import { boundClientOf, contentOf, Scope, storedDoc, UPDATE_REJECTED, waitFor, waitUntil } from './helpers.ts'
 
@@ -87,20 +86,11 @@ describe('rules survive a relay restart on the same SQLite file', () => {
           if (origin === 'forged') out.push(u)
         })
         const now = Date.now()
-        const eve: ParticipantRecord = {
-          sid: participantSidFor(conv.sid, 'eve'),
-          identity: 'eve',
-          type: 'chat',
-          address: null,
-          proxyAddress: null,
-          attributes: {},
-          role: 'member',
-          access: 'ReadWrite',
-          dateCreated: now,
-          dateUpdated: now,
+        const eve: ParticipantRecord = participantRecord(conv.sid, 'eve', {
+          at: now,
           addedBy: 'mallory',
           membership: 'cafebabe',
-        }
+        })
         Y.transact(replica, () => replica.getMap('participants').set('eve', eve), 'forged')
         return out[0]!
       },

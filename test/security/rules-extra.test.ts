@@ -5,8 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { participantSidFor } from '../../src/ids.ts'
-import { ConversationDocument, hiddenKey } from '../../src/schema/layout.ts'
+import { ConversationDocument, hiddenKey, participantRecord } from '../../src/schema/layout.ts'
 import { buildWorld, expectRefused, malloryIn, Scope, UPDATE_REJECTED, waitUntil } from './helpers.ts'
 
 /** Writes a conversation's creation (meta and the creator as admin) into a raw replica. */
@@ -17,20 +16,10 @@ const create = (doc: Y.Doc, sid: string, identity: string): void => {
   conv.set('createdBy', identity, identity, now)
   conv.set('dateCreated', now, identity, now)
   conv.set('friendlyName', 'top secret', identity, now)
-  conv.participants.set(identity, {
-    sid: participantSidFor(sid, identity),
+  conv.participants.set(
     identity,
-    type: 'chat',
-    address: null,
-    proxyAddress: null,
-    attributes: {},
-    role: 'admin',
-    access: 'ReadWrite',
-    dateCreated: now,
-    dateUpdated: now,
-    addedBy: identity,
-    membership: 'm1',
-  })
+    participantRecord(sid, identity, { at: now, addedBy: identity, membership: 'm1', role: 'admin' }),
+  )
 }
 
 /** Whether a raw connection is still open (its `closed` promise has not settled). */
