@@ -6,7 +6,7 @@ import * as Y from 'yjs'
 import { ConversationDocument } from '../src/schema/layout.ts'
 import { Sequencer } from '../src/schema/sequencer.ts'
 import type { StorageAdapter } from '../src/storage/adapter.ts'
-import { CompactionPolicy } from '../src/storage/persistence.ts'
+import { COMPACT_DELAY_MS, CompactionPolicy, unrefTimer } from '../src/storage/persistence.ts'
 import { encodeAwarenessFrame, encodeDenied, MessageType, readFrame, startFrame } from '../src/sync/protocol.ts'
 import { CloseCode } from '../src/sync/transport.ts'
 import {
@@ -57,6 +57,18 @@ export interface RelayCoreOptions {
    * once the bytes appended since also reach a quarter of the last compacted state.
    */
   compactEvery?: number
+  /**
+   * How long a due compaction waits (ms, default 1 000), so a burst is compacted once after it
+   * rather than on its way. 0 compacts at once.
+   */
+  compactDelayMs?: number
+  /**
+   * When the updates gathered for a document are stored and broadcast: at the end of the event-loop
+   * turn (`'turn'`, the default: everything that arrived in one read of the sockets goes out as one
+   * stored entry and one frame per reader) or after the current microtasks (`'microtask'`: no
+   * timers, for in-process simulations that step the relay themselves).
+   */
+  batch?: 'turn' | 'microtask'
   /** Called with errors that have nowhere else to go (storage failures). */
   onError?: (error: unknown) => void
   /** Documents one connection may sync at once; beyond it the connection is closed with 4429. Default 5,000. */
@@ -97,6 +109,7 @@ interface LoadedDoc {
   /** Which identity published awareness under which clientID, kept while loaded (reconnects included). */
   awarenessIdentities: Map<number, string>
   idleTimer: ReturnType<typeof setTimeout> | null
+  compactTimer: ReturnType<typeof setTimeout> | null
   inboxDirty: boolean
   inboxTimer: ReturnType<typeof setTimeout> | null
 }
@@ -120,6 +133,8 @@ export class RelayCore {
   readonly #now: () => number
   readonly #idleUnloadMs: number
   readonly #compactEvery: number
+  readonly #compactDelayMs: number
+  readonly #defer: (fn: () => void) => void
   readonly #newLog: (updates: Uint8Array[]) => CompactionPolicy
   readonly #inboxIntervalMs: number
   readonly #onError: (error: unknown) => void
@@ -137,6 +152,8 @@ export class RelayCore {
     this.#now = options.now ?? Date.now
     this.#idleUnloadMs = options.idleUnloadMs ?? 30_000
     this.#compactEvery = options.compactEvery ?? 500
+    this.#compactDelayMs = options.compactDelayMs ?? COMPACT_DELAY_MS
+    this.#defer = options.batch === 'microtask' ? queueMicrotask : (fn) => setImmediate(fn)
     const every = this.#compactEvery
     this.#newLog = (updates) => {
       const log = new CompactionPolicy(every)
@@ -322,6 +339,8 @@ export class RelayCore {
   #destroyDoc(d: LoadedDoc): void {
     if (d.idleTimer) clearTimeout(d.idleTimer)
     d.idleTimer = null
+    if (d.compactTimer) clearTimeout(d.compactTimer)
+    d.compactTimer = null
     if (d.inboxTimer) clearTimeout(d.inboxTimer)
     d.inboxTimer = null
     d.sequencer?.destroy()
@@ -356,6 +375,7 @@ export class RelayCore {
       awarenessOwners: new Map(),
       awarenessIdentities: new Map(),
       idleTimer: null,
+      compactTimer: null,
       inboxDirty: false,
       inboxTimer: null,
     }
@@ -460,14 +480,15 @@ export class RelayCore {
   }
 
   /**
-   * Updates of one turn (a client's update and the stamps it caused, typically) are merged and
-   * handled together on the next microtask: one stored entry and one broadcast frame instead of
-   * two, so readers apply a message and its stamp in one transaction.
+   * Updates of one turn (a client's update and the stamps it caused; under load, every update that
+   * arrived in one read of the sockets) are merged and handled together at the end of the turn:
+   * one stored entry and one broadcast frame instead of one per update, so readers apply a burst
+   * of messages and their stamps in one transaction.
    */
   #onUpdate(d: LoadedDoc, update: Uint8Array, origin: unknown): void {
     d.pending.push(update)
     d.pendingOrigins.add(origin)
-    if (d.pending.length === 1) queueMicrotask(() => this._flushPending(d))
+    if (d.pending.length === 1) this.#defer(() => this._flushPending(d))
   }
 
   /** @internal Stores and broadcasts what `#onUpdate` gathered (now, if anything is waiting). */
@@ -507,14 +528,27 @@ export class RelayCore {
             }
           }
         }
-        if (d.log.due) {
-          const count = d.log.entries
-          const state = Y.encodeStateAsUpdate(d.doc)
-          await this.#storage.compact(d.name, state, count)
-          d.log.compacted(count, state.byteLength)
-        }
+        if (d.log.due) await this.#compactSoon(d)
       })
       .catch(this.#onError)
+  }
+
+  /** Compacts `d`'s log now (no delay) or, on the chain, once the delay has passed. */
+  async #compactSoon(d: LoadedDoc): Promise<void> {
+    const compact = async () => {
+      if (!d.log.due || d.doc.isDestroyed) return
+      const count = d.log.entries
+      const state = Y.encodeStateAsUpdate(d.doc)
+      await this.#storage.compact(d.name, state, count)
+      d.log.compacted(count, state.byteLength)
+    }
+    if (this.#compactDelayMs <= 0) return compact()
+    if (d.compactTimer) return
+    d.compactTimer = setTimeout(() => {
+      d.compactTimer = null
+      d.chain = d.chain.then(compact).catch(this.#onError)
+    }, this.#compactDelayMs)
+    unrefTimer(d.compactTimer)
   }
 }
 

@@ -252,7 +252,7 @@ export class Client extends Emitter<ClientEvents> {
     const runtime: Runtime = { ...defaultRuntime, ...options.runtime }
     const open = async (name: string): Promise<[Y.Doc, DocPersistence]> => {
       const doc = newDoc(runtime)
-      return [doc, await DocPersistence.open(doc, name, storage)]
+      return [doc, await DocPersistence.open(doc, name, storage, { scheduler: runtime.scheduler })]
     }
     const [local, pLocal] = await open(docNames.local(identity))
     const [inbox, pInbox] = await open(docNames.inbox(identity))
@@ -384,7 +384,9 @@ export class Client extends Emitter<ClientEvents> {
     if (uniqueName !== null) this.#checkUniqueName(uniqueName, '')
     const sid = newConversationSid(this.#runtime.random)
     const doc = newDoc(this.#runtime)
-    const persistence = await DocPersistence.open(doc, docNames.conversation(sid), this.#storage)
+    const persistence = await DocPersistence.open(doc, docNames.conversation(sid), this.#storage, {
+      scheduler: this.#runtime.scheduler,
+    })
     const me = this.#identity
     const now = this.#now()
     const cdoc = new ConversationDocument(doc)
@@ -445,7 +447,9 @@ export class Client extends Emitter<ClientEvents> {
     if (!p) {
       p = (async () => {
         const doc = newDoc(this.#runtime)
-        const persistence = await DocPersistence.open(doc, docNames.user(who), this.#storage)
+        const persistence = await DocPersistence.open(doc, docNames.user(who), this.#storage, {
+          scheduler: this.#runtime.scheduler,
+        })
         this.#persistence.set(doc, persistence)
         const awareness = this.#presenceFor(doc)
         this.#sync?.add(docNames.user(who), doc, awareness)
@@ -670,7 +674,9 @@ export class Client extends Emitter<ClientEvents> {
     if (pending) return pending
     const p = (async () => {
       const doc = newDoc(this.#runtime)
-      const persistence = await DocPersistence.open(doc, docNames.conversation(sid), this.#storage)
+      const persistence = await DocPersistence.open(doc, docNames.conversation(sid), this.#storage, {
+      scheduler: this.#runtime.scheduler,
+    })
       if (this.#shutdown) return null
       return this.#track(sid as ConversationSid, doc, persistence)
     })()

@@ -2,7 +2,7 @@ import { Emitter } from '../events.ts'
 import type { MessageSid, ParticipantSid } from '../ids.ts'
 import type { ContentBlock } from '../schema/content.ts'
 import { plaintextOf } from '../schema/content.ts'
-import type { JsonObject } from '../schema/json.ts'
+import { cloneJson, type JsonObject } from '../schema/json.ts'
 import { type EditRecord, hiddenKey, type MessageRecord } from '../schema/layout.ts'
 import type { Conversation } from './conversation.ts'
 import type { Participant } from './participant.ts'
@@ -115,7 +115,7 @@ export class Message extends Emitter<MessageEvents> {
 
   /** Custom data. */
   get attributes(): JsonObject {
-    return structuredClone(this.#edit()?.attributes ?? this.#record.attributes)
+    return cloneJson(this.#edit()?.attributes ?? this.#record.attributes, 'attributes') as JsonObject
   }
 
   /** The sid of the message this one replies to, or null. */

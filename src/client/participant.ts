@@ -1,6 +1,6 @@
 import { Emitter } from '../events.ts'
 import type { ParticipantSid } from '../ids.ts'
-import type { JsonObject } from '../schema/json.ts'
+import { cloneJson, type JsonObject } from '../schema/json.ts'
 import type { Access, ParticipantRecord, ParticipantType, Role } from '../schema/layout.ts'
 import type { Conversation } from './conversation.ts'
 import type { User } from './user.ts'
@@ -62,7 +62,7 @@ export class Participant extends Emitter<ParticipantEvents> {
     return this.#current().proxyAddress
   }
   get attributes(): JsonObject {
-    return structuredClone(this.#current().attributes)
+    return cloneJson(this.#current().attributes, 'attributes') as JsonObject
   }
   get role(): Role {
     return this.#current().role

@@ -3,7 +3,7 @@ import * as Y from 'yjs'
 import { forbidden } from '../errors.ts'
 import { Emitter } from '../events.ts'
 import { LOCAL_ORIGIN } from '../origins.ts'
-import { applyPatch, checkAttributes, type JsonObject } from '../schema/json.ts'
+import { applyPatch, checkAttributes, cloneJson, type JsonObject } from '../schema/json.ts'
 import { LIMITS } from '../schema/limits.ts'
 import { checkOptionalName, checkUrl } from '../schema/validate.ts'
 
@@ -69,7 +69,7 @@ export class User extends Emitter<UserEvents> {
 
   /** Custom data (a JSON object). */
   get attributes(): JsonObject {
-    return structuredClone((profileOf(this.#doc).get('attributes') as JsonObject | undefined) ?? {})
+    return cloneJson((profileOf(this.#doc).get('attributes') as JsonObject | undefined) ?? {}, 'attributes') as JsonObject
   }
 
   /** Whether the user is connected to the relay now; null when unknown (offline, or no relay). */

@@ -1,5 +1,7 @@
 import * as Y from 'yjs'
+import { DocUpdates } from '../doc-updates.ts'
 import { STORAGE_ORIGIN } from '../origins.ts'
+import { type Scheduler, systemScheduler } from '../runtime.ts'
 import type { StorageAdapter } from './adapter.ts'
 
 /**
@@ -47,6 +49,26 @@ export class CompactionPolicy {
   }
 }
 
+/** How long compaction waits once it is due (ms): a burst of updates is compacted once, after it. */
+export const COMPACT_DELAY_MS = 1_000
+
+/** Options of `DocPersistence.open`. */
+export interface PersistenceOptions {
+  /** Timers for the deferred compaction (a simulation passes its virtual clock). */
+  scheduler?: Scheduler
+  /**
+   * How long a due compaction waits (default `COMPACT_DELAY_MS`). Compacting re-encodes the whole
+   * document; deferring it lets a burst finish first, so it is done once instead of on the hot
+   * path of every few hundred updates. 0 compacts at once.
+   */
+  compactDelayMs?: number
+}
+
+/** Lets a pending timer not keep a Node process alive. */
+export const unrefTimer = (handle: unknown): void => {
+  ;(handle as { unref?: () => void } | null)?.unref?.()
+}
+
 /**
  * Keeps one Y.Doc and its stored log in step: loads the log into the doc, appends every later
  * update (from any origin but storage itself), and compacts the log now and then. `flush()`
@@ -61,24 +83,35 @@ export class DocPersistence {
   #error: unknown = null
   #destroyed = false
   readonly #onUpdate: (update: Uint8Array, origin: unknown) => void
+  #unsubscribe: (() => void) | null = null
+  readonly #scheduler: Scheduler
+  readonly #compactDelayMs: number
+  #compactTimer: unknown = null
 
-  private constructor(doc: Y.Doc, name: string, storage: StorageAdapter) {
+  private constructor(doc: Y.Doc, name: string, storage: StorageAdapter, options: PersistenceOptions) {
     this.doc = doc
     this.name = name
     this.#storage = storage
+    this.#scheduler = options.scheduler ?? systemScheduler
+    this.#compactDelayMs = options.compactDelayMs ?? COMPACT_DELAY_MS
     this.#onUpdate = (update, origin) => {
       if (origin === STORAGE_ORIGIN || this.#destroyed) return
       this.#enqueue(async () => {
         await this.#storage.append(this.name, update)
         this.#policy.appended(update.byteLength)
-        if (this.#policy.due) await this.#compact()
+        if (this.#policy.due) await this.#compactSoon()
       })
     }
   }
 
   /** Loads `name` from `storage` into `doc` and starts persisting its updates. */
-  static async open(doc: Y.Doc, name: string, storage: StorageAdapter): Promise<DocPersistence> {
-    const p = new DocPersistence(doc, name, storage)
+  static async open(
+    doc: Y.Doc,
+    name: string,
+    storage: StorageAdapter,
+    options: PersistenceOptions = {},
+  ): Promise<DocPersistence> {
+    const p = new DocPersistence(doc, name, storage, options)
     const updates = await storage.load(name)
     if (updates.length > 0) {
       Y.transact(
@@ -93,7 +126,7 @@ export class DocPersistence {
       updates.length,
       updates.reduce((n, u) => n + u.byteLength, 0),
     )
-    doc.on('update', p.#onUpdate)
+    p.#unsubscribe = DocUpdates.of(doc).subscribe(p.#onUpdate)
     return p
   }
 
@@ -111,9 +144,22 @@ export class DocPersistence {
 
   /** Stops persisting (after flushing what is queued). */
   async destroy(): Promise<void> {
-    this.doc.off('update', this.#onUpdate)
+    this.#unsubscribe?.()
+    if (this.#compactTimer !== null) this.#scheduler.clearTimeout(this.#compactTimer)
+    this.#compactTimer = null
     await this.#chain
     this.#destroyed = true
+  }
+
+  /** Compacts now (no delay) or once the delay has passed, if it is still due then. */
+  async #compactSoon(): Promise<void> {
+    if (this.#compactDelayMs <= 0) return this.#compact()
+    if (this.#compactTimer !== null || this.#destroyed) return
+    this.#compactTimer = this.#scheduler.setTimeout(() => {
+      this.#compactTimer = null
+      if (!this.#destroyed && this.#policy.due) this.#enqueue(() => this.#compact())
+    }, this.#compactDelayMs)
+    unrefTimer(this.#compactTimer)
   }
 
   async #compact(): Promise<void> {

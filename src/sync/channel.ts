@@ -3,6 +3,7 @@ import * as encoding from 'lib0/encoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import type * as Y from 'yjs'
+import { DocUpdates } from '../doc-updates.ts'
 import { REMOTE_ORIGIN } from '../origins.ts'
 import { encodeAwarenessFrame, MessageType, startFrame } from './protocol.ts'
 
@@ -32,7 +33,8 @@ export class DocChannel {
   #answered = false
   #waiters: Array<() => void> = []
   readonly #events: ChannelEvents
-  readonly #onUpdate: (update: Uint8Array, origin: unknown) => void
+  readonly #updates: DocUpdates
+  readonly #unsubscribe: () => void
   readonly #onAwareness: (change: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => void
 
   constructor(name: string, doc: Y.Doc, awareness: awarenessProtocol.Awareness | null, events: ChannelEvents) {
@@ -40,18 +42,18 @@ export class DocChannel {
     this.doc = doc
     this.awareness = awareness
     this.#events = events
-    this.#onUpdate = (update, origin) => {
+    this.#updates = DocUpdates.of(doc)
+    this.#unsubscribe = this.#updates.subscribe((update, origin) => {
       if (origin === REMOTE_ORIGIN || !this.#send || !this.#answered) return
       const encoder = startFrame(this.name, MessageType.sync)
       syncProtocol.writeUpdate(encoder, update)
       this.#send(encoding.toUint8Array(encoder))
-    }
+    })
     this.#onAwareness = ({ added, updated, removed }, origin) => {
       if (origin === REMOTE_ORIGIN || !this.#send || !this.awareness) return
       const changed = added.concat(updated, removed)
       this.#send(encodeAwarenessFrame(this.name, awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)))
     }
-    doc.on('update', this.#onUpdate)
     awareness?.on('update', this.#onAwareness)
   }
 
@@ -98,7 +100,19 @@ export class DocChannel {
       case MessageType.sync: {
         const encoder = startFrame(this.name, MessageType.sync)
         const header = encoding.length(encoder)
-        const kind = syncProtocol.readSyncMessage(decoder, encoder, this.doc, REMOTE_ORIGIN)
+        const kind = decoding.readVarUint(decoder)
+        if (kind === syncProtocol.messageYjsSyncStep1) syncProtocol.readSyncStep1(decoder, encoder, this.doc)
+        else if (kind === syncProtocol.messageYjsSyncStep2 || kind === syncProtocol.messageYjsUpdate) {
+          // Applied through the hub, so the local store keeps these bytes instead of Yjs
+          // encoding them again.
+          const update = decoding.readVarUint8Array(decoder)
+          try {
+            this.#updates.applyRemote(update, REMOTE_ORIGIN)
+          } catch (error) {
+            // An observer that throws must not take the connection down (as y-protocols does).
+            console.error('colloquy: error while applying an update', error)
+          }
+        } else throw new Error(`unknown sync message ${kind}`)
         if (encoding.length(encoder) > header && this.#send) this.#send(encoding.toUint8Array(encoder))
         if (kind === syncProtocol.messageYjsSyncStep1 && this.#send) this.#answered = true
         if (kind === syncProtocol.messageYjsSyncStep2 && !this.#synced) {
@@ -137,7 +151,7 @@ export class DocChannel {
 
   /** Stops listening to the document; sends an unsubscribe frame if connected. */
   destroy(): void {
-    this.doc.off('update', this.#onUpdate)
+    this.#unsubscribe()
     this.awareness?.off('update', this.#onAwareness)
     if (this.#send) this.#send(encoding.toUint8Array(startFrame(this.name, MessageType.unsubscribe)))
     this.#send = null

@@ -290,6 +290,8 @@ export class TestNetwork {
       idleUnloadMs: 60_000,
       // No timers inside the simulation: inbox activity is written at once.
       inboxIntervalMs: 0,
+      compactDelayMs: 0,
+      batch: 'microtask',
       onError: (e) => this.errors.push(e),
     })
   }

@@ -28,7 +28,7 @@ describe('compaction policy', () => {
   it('a persisted document compacts and reopens with everything', async () => {
     const storage = new MemoryStorage()
     const doc = new Y.Doc()
-    const p = await DocPersistence.open(doc, 'conv/x', storage)
+    const p = await DocPersistence.open(doc, 'conv/x', storage, { compactDelayMs: 0 })
     const map = doc.getMap<number>('m')
     for (let i = 0; i < 1_200; i++) map.set(`k${i}`, i)
     await p.flush()
@@ -39,5 +39,45 @@ describe('compaction policy', () => {
     await DocPersistence.open(again, 'conv/x', storage)
     expect(again.getMap('m').size).toBe(1_200)
     expect(again.getMap('m').get('k1199')).toBe(1_199)
+  })
+
+  it('a burst is compacted once, after the delay, not on its way', async () => {
+    const timers: Array<{ fn: () => void; ms: number } | null> = []
+    const scheduler = {
+      setTimeout: (fn: () => void, ms: number) => timers.push({ fn, ms }) - 1,
+      clearTimeout: (h: unknown) => {
+        timers[h as number] = null
+      },
+    }
+    const storage = new MemoryStorage()
+    let compactions = 0
+    const compact = storage.compact.bind(storage)
+    storage.compact = async (...args: Parameters<MemoryStorage['compact']>) => {
+      compactions++
+      return compact(...args)
+    }
+    const doc = new Y.Doc()
+    const p = await DocPersistence.open(doc, 'conv/x', storage, { scheduler, compactDelayMs: 1_000 })
+    const map = doc.getMap<number>('m')
+    for (let i = 0; i < 3_000; i++) map.set(`k${i}`, i)
+    await p.flush()
+    // Due long ago, but only one timer is pending and nothing was compacted yet.
+    expect(compactions).toBe(0)
+    expect(timers.filter((t) => t !== null)).toHaveLength(1)
+    expect(timers[0]!.ms).toBe(1_000)
+    expect(await storage.load('conv/x')).toHaveLength(3_000)
+    timers[0]!.fn()
+    await p.flush()
+    expect(compactions).toBe(1)
+    expect(await storage.load('conv/x')).toHaveLength(1)
+    // Destroying clears a pending timer.
+    for (let i = 0; i < 600; i++) map.set(`again${i}`, i)
+    await p.flush()
+    expect(timers.filter((t) => t !== null)).toHaveLength(2)
+    await p.destroy()
+    expect(timers.filter((t) => t !== null)).toHaveLength(1)
+    const again = new Y.Doc()
+    await DocPersistence.open(again, 'conv/x', storage)
+    expect(again.getMap('m').size).toBe(3_600)
   })
 })
