@@ -3,6 +3,13 @@ import * as encoding from 'lib0/encoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
+import {
+  addDeletes,
+  type DeleteRanges,
+  encodeUpdateSince,
+  type Transaction,
+  transactionChanged,
+} from '../src/doc-updates.ts'
 import { ConversationDocument } from '../src/schema/layout.ts'
 import { Sequencer } from '../src/schema/sequencer.ts'
 import type { StorageAdapter } from '../src/storage/adapter.ts'
@@ -99,8 +106,12 @@ interface LoadedDoc {
   members: Set<string>
   last: InboxLastMessage | null
   kicks: Set<string>
-  /** Updates of this turn, not yet stored or broadcast (see `#onUpdate`). */
-  pending: Uint8Array[]
+  /**
+   * Changes of this turn, not yet stored or broadcast (see `#onTransaction`): the state vector
+   * before the first of them (null when there are none) and their deletions.
+   */
+  pendingSince: Map<number, number> | null
+  pendingDeletes: DeleteRanges
   pendingOrigins: Set<unknown>
   /** Members this update removed: they still get the update that removes them, then nothing. */
   leavers: Set<string>
@@ -369,7 +380,8 @@ export class RelayCore {
       members: new Set(),
       last: null,
       kicks: new Set(),
-      pending: [],
+      pendingSince: null,
+      pendingDeletes: new Map(),
       pendingOrigins: new Set(),
       leavers: new Set(),
       awarenessOwners: new Map(),
@@ -379,7 +391,7 @@ export class RelayCore {
       inboxDirty: false,
       inboxTimer: null,
     }
-    doc.on('update', (update: Uint8Array, origin: unknown) => this.#onUpdate(d, update, origin))
+    doc.on('afterTransactionCleanup', (tr: Transaction) => this.#onTransaction(d, tr))
     // This load's clientID is never bound up front (that would write to every document loaded, even
     // only to be read): the validator refuses it to clients outright, and the relay binds it before
     // its first own write (below, and before applying a client's update).
@@ -485,19 +497,25 @@ export class RelayCore {
    * one stored entry and one broadcast frame instead of one per update, so readers apply a burst
    * of messages and their stamps in one transaction.
    */
-  #onUpdate(d: LoadedDoc, update: Uint8Array, origin: unknown): void {
-    d.pending.push(update)
-    d.pendingOrigins.add(origin)
-    if (d.pending.length === 1) this.#defer(() => this._flushPending(d))
+  #onTransaction(d: LoadedDoc, tr: Transaction): void {
+    if (!transactionChanged(tr)) return
+    addDeletes(d.pendingDeletes, tr)
+    d.pendingOrigins.add(tr.origin)
+    if (d.pendingSince !== null) return
+    d.pendingSince = tr.beforeState
+    this.#defer(() => this._flushPending(d))
   }
 
   /** @internal Stores and broadcasts what `#onUpdate` gathered (now, if anything is waiting). */
   _flushPending(d: LoadedDoc): void {
-    if (d.pending.length === 0) return
-    const update = d.pending.length === 1 ? d.pending[0]! : Y.mergeUpdates(d.pending)
+    if (d.pendingSince === null || d.doc.isDestroyed) return
+    // One update for the whole turn, encoded from the document (not Yjs's per-transaction
+    // encoding, nor a merge of those).
+    const update = encodeUpdateSince(d.doc, d.pendingSince, d.pendingDeletes)
     // Skip echoing to the writer only when everything came from that one connection.
     const origin = d.pendingOrigins.size === 1 ? [...d.pendingOrigins][0] : null
-    d.pending = []
+    d.pendingSince = null
+    d.pendingDeletes = new Map()
     d.pendingOrigins = new Set()
     const kicks = d.conv ? [...d.kicks] : []
     d.kicks.clear()

@@ -7,30 +7,58 @@ export type UpdateListener = (update: Uint8Array, origin: unknown) => void
 type Struct = Y.Item | Y.GC
 type StructStore = { clients: Map<number, Struct[]>; pendingStructs: unknown; pendingDs: unknown }
 type DeleteSet = { clients: Map<number, Array<{ clock: number; len: number }>> }
-type Transaction = {
+/** The parts of a Yjs transaction read here. */
+export type Transaction = {
   origin: unknown
   beforeState: Map<number, number>
   afterState: Map<number, number>
   deleteSet: DeleteSet
 }
 
-const changed = (tr: Transaction): boolean => {
+/** Whether a transaction added or deleted anything. */
+export const transactionChanged = (tr: Transaction): boolean => {
   if (tr.deleteSet.clients.size > 0) return true
   for (const [client, clock] of tr.afterState) if (tr.beforeState.get(client) !== clock) return true
   return false
 }
 
+/** Deleted ranges by client, as in a Yjs delete set. */
+export type DeleteRanges = Map<number, Array<{ clock: number; len: number }>>
+
+/** Adds a transaction's deletions to `into` (sorted and merged when encoded). */
+export const addDeletes = (into: DeleteRanges, tr: { deleteSet: DeleteSet }): void => {
+  for (const [client, ranges] of tr.deleteSet.clients) {
+    const list = into.get(client)
+    if (list) for (const r of ranges) list.push({ clock: r.clock, len: r.len })
+    else into.set(client, ranges.map((r) => ({ clock: r.clock, len: r.len })))
+  }
+}
+
+const sortAndMerge = (ranges: Array<{ clock: number; len: number }>): Array<{ clock: number; len: number }> => {
+  const sorted = ranges.slice().sort((a, b) => a.clock - b.clock)
+  const out: Array<{ clock: number; len: number }> = []
+  for (const r of sorted) {
+    const last = out[out.length - 1]
+    if (last && last.clock + last.len >= r.clock) last.len = Math.max(last.len, r.clock + r.len - last.clock)
+    else out.push({ clock: r.clock, len: r.len })
+  }
+  return out
+}
+
 /**
- * The update a transaction made, in Yjs's v1 update format: every struct of the store past the
- * transaction's starting state vector, then its delete set. The same bytes Yjs itself produces for
- * its `update` event (which we do not listen to; see `DocUpdates`).
+ * Everything `doc` gained since the state vector `before` — every struct past it, then the
+ * deletions `deletes` — in Yjs's v1 update format. For one transaction (its starting state and
+ * delete set) these are the bytes Yjs produces for its `update` event; for several transactions
+ * in a row (the first one's starting state, all their deletions) it is their merged update, at the
+ * cost of what they added, where `Y.mergeUpdates` costs quadratic time in the number of updates.
  */
-const encodeTransaction = (store: StructStore, tr: Transaction): Uint8Array => {
+export const encodeUpdateSince = (doc: Y.Doc, before: Map<number, number>, deletes: DeleteRanges): Uint8Array => {
+  const store = doc.store as unknown as StructStore
   const encoder = new Y.UpdateEncoderV1()
   const from: Array<[number, number]> = []
   for (const [client, structs] of store.clients) {
     const last = structs[structs.length - 1]!
-    const clock = tr.beforeState.get(client) ?? 0
+    const clock = before.get(client) ?? 0
     if (last.id.clock + last.length > clock) from.push([client, clock])
   }
   // Higher client ids first, as Yjs writes them.
@@ -47,13 +75,14 @@ const encodeTransaction = (store: StructStore, tr: Transaction): Uint8Array => {
     first.write(encoder, clock - first.id.clock)
     for (let i = start + 1; i < structs.length; i++) structs[i]!.write(encoder, 0)
   }
-  const deletes = [...tr.deleteSet.clients].sort((a, b) => b[0] - a[0])
-  encoding.writeVarUint(encoder.restEncoder, deletes.length)
-  for (const [client, ranges] of deletes) {
+  const clients = [...deletes].sort((a, b) => b[0] - a[0])
+  encoding.writeVarUint(encoder.restEncoder, clients.length)
+  for (const [client, ranges] of clients) {
+    const merged = sortAndMerge(ranges)
     encoder.resetDsCurVal()
     encoding.writeVarUint(encoder.restEncoder, client)
-    encoding.writeVarUint(encoder.restEncoder, ranges.length)
-    for (const r of ranges) {
+    encoding.writeVarUint(encoder.restEncoder, merged.length)
+    for (const r of merged) {
       encoder.writeDsClock(r.clock)
       encoder.writeDsLen(r.len)
     }
@@ -124,11 +153,12 @@ export class DocUpdates {
       // observers cause come after it, with their own origins).
       this.#raw = null
       const store = this.doc.store as unknown as StructStore
-      if (changed(tr) || store.pendingStructs !== null || store.pendingDs !== null) this.#emit(raw, tr.origin)
+      if (transactionChanged(tr) || store.pendingStructs !== null || store.pendingDs !== null) this.#emit(raw, tr.origin)
       return
     }
-    if (!changed(tr)) return
-    this.#emit(encodeTransaction(this.doc.store as unknown as StructStore, tr), tr.origin)
+    if (!transactionChanged(tr)) return
+    // Yjs has sorted and merged the transaction's delete set by now.
+    this.#emit(encodeUpdateSince(this.doc, tr.beforeState, tr.deleteSet.clients), tr.origin)
   }
 
   #emit(update: Uint8Array, origin: unknown): void {
