@@ -37,6 +37,13 @@ import {
 /** Transaction origin of the relay's own writes (clientID bindings). */
 export const RELAY_ORIGIN = Symbol('colloquy.relay')
 
+/** Placeholder until a record's first Y.Doc is built (never used as a document). */
+const DESTROYED_DOC = (() => {
+  const doc = new Y.Doc({ guid: 'colloquy-none' })
+  doc.destroy()
+  return doc
+})()
+
 /** WebSocket close reasons are limited to 123 bytes. */
 const shortReason = (text: string): string => (text.length > 120 ? `${text.slice(0, 117)}...` : text)
 
@@ -53,6 +60,13 @@ export interface RelayCoreOptions {
   now?: () => number
   /** How long a document with no subscribers stays in memory. Default 30 s. */
   idleUnloadMs?: number
+  /**
+   * How long a document that clients are subscribed to stays in memory without changes or typing
+   * (ms, default 30 000; 0 keeps it loaded while anyone is subscribed). After that only who is
+   * subscribed is kept — a few hundred bytes instead of a whole Y.Doc — and the next frame for it
+   * loads it again from the store. Most of a user's conversations are quiet most of the time.
+   */
+  sleepAfterMs?: number
   /**
    * How often a busy conversation's last message is copied to its members' inboxes (ms, default
    * 1 000). Membership changes reach inboxes at once; activity is batched so a fast conversation
@@ -120,6 +134,11 @@ interface LoadedDoc {
   /** Which identity published awareness under which clientID, kept while loaded (reconnects included). */
   awarenessIdentities: Map<number, string>
   idleTimer: ReturnType<typeof setTimeout> | null
+  /** Asleep: subscribed, but its Y.Doc was let go; the next frame for it loads it again. */
+  asleep: boolean
+  /** When it last changed or saw typing (performance.now()), for going to sleep. */
+  activeAt: number
+  sleepTimer: ReturnType<typeof setTimeout> | null
   compactTimer: ReturnType<typeof setTimeout> | null
   inboxDirty: boolean
   inboxTimer: ReturnType<typeof setTimeout> | null
@@ -143,6 +162,9 @@ export class RelayCore {
   readonly #storage: StorageAdapter
   readonly #now: () => number
   readonly #idleUnloadMs: number
+  readonly #sleepAfterMs: number
+  /** Documents asleep (see `sleepAfterMs`), by name. */
+  readonly #asleep = new Map<string, LoadedDoc>()
   readonly #compactEvery: number
   readonly #compactDelayMs: number
   readonly #defer: (fn: () => void) => void
@@ -162,6 +184,7 @@ export class RelayCore {
     this.#storage = options.storage
     this.#now = options.now ?? Date.now
     this.#idleUnloadMs = options.idleUnloadMs ?? 30_000
+    this.#sleepAfterMs = options.sleepAfterMs ?? 30_000
     this.#compactEvery = options.compactEvery ?? 500
     this.#compactDelayMs = options.compactDelayMs ?? COMPACT_DELAY_MS
     this.#defer = options.batch === 'microtask' ? queueMicrotask : (fn) => setImmediate(fn)
@@ -229,7 +252,17 @@ export class RelayCore {
 
   /** Number of documents in memory. */
   get loadedDocuments(): number {
-    return this.#docs.size
+    return this.#docs.size - this.#asleep.size
+  }
+
+  /** Number of documents someone is subscribed to that are asleep (not in memory). */
+  get sleepingDocuments(): number {
+    return this.#asleep.size
+  }
+
+  /** @internal Whether the document `name` is asleep. */
+  _isAsleep(name: string): boolean {
+    return this.#asleep.has(name)
   }
 
   /** Number of live connections. */
@@ -280,7 +313,20 @@ export class RelayCore {
   /** @internal Loads (or returns the loaded) document `name`, or null for a name no one may use. */
   _load(name: string): Promise<LoadedDoc> | null {
     const cached = this.#docs.get(name)
-    if (cached) return cached
+    if (cached) {
+      const sleeper = this.#asleep.get(name)
+      if (!sleeper) return cached
+      this.#asleep.delete(name)
+      const woken = this.#wake(sleeper)
+      this.#docs.set(name, woken)
+      woken.catch((error: unknown) => {
+        // Its store failed: whoever was subscribed is cut off (they reconnect and try again).
+        this.#onError(error)
+        if (this.#docs.get(name) === woken) this.#docs.delete(name)
+        for (const conn of [...sleeper.subscribers.keys()]) conn.close(CloseCode.goingAway, 'storage failure')
+      })
+      return woken
+    }
     const parsed = kindOf(name)
     if (!parsed || this.#closed) return null
     const p = this.#loadFresh(name, parsed.kind, parsed.key)
@@ -342,6 +388,7 @@ export class RelayCore {
       void d.chain.then(() => {
         if (d.subscribers.size > 0 || this.#docs.get(d.name) === undefined) return
         this.#docs.delete(d.name)
+        this.#asleep.delete(d.name)
         this.#destroyDoc(d)
       })
     }, this.#idleUnloadMs)
@@ -350,33 +397,98 @@ export class RelayCore {
   #destroyDoc(d: LoadedDoc): void {
     if (d.idleTimer) clearTimeout(d.idleTimer)
     d.idleTimer = null
+    if (d.sleepTimer) clearTimeout(d.sleepTimer)
+    d.sleepTimer = null
+    this.#release(d)
+  }
+
+  /** Lets go of the Y.Doc and what hangs on it (timers of its own included). */
+  #release(d: LoadedDoc): void {
     if (d.compactTimer) clearTimeout(d.compactTimer)
     d.compactTimer = null
     if (d.inboxTimer) clearTimeout(d.inboxTimer)
     d.inboxTimer = null
     d.sequencer?.destroy()
+    d.sequencer = null
     d.awareness?.destroy()
-    d.doc.destroy()
+    d.awareness = null
+    if (!d.doc.isDestroyed) d.doc.destroy()
+  }
+
+  /** Notes activity on `d` and makes sure it goes to sleep once quiet (if it may). */
+  #touch(d: LoadedDoc): void {
+    d.activeAt = performance.now()
+    if (d.sleepTimer || this.#sleepAfterMs <= 0 || this.#closed) return
+    const check = () => {
+      d.sleepTimer = null
+      const quietFor = performance.now() - d.activeAt
+      if (quietFor < this.#sleepAfterMs) {
+        d.sleepTimer = setTimeout(check, this.#sleepAfterMs - quietFor + 1)
+        unrefTimer(d.sleepTimer)
+        return
+      }
+      void d.chain.then(() => this.#sleep(d))
+    }
+    d.sleepTimer = setTimeout(check, this.#sleepAfterMs)
+    unrefTimer(d.sleepTimer)
+  }
+
+  /** Puts a quiet document to sleep: only its subscribers (and who typed under which clientID) stay. */
+  #sleep(d: LoadedDoc): void {
+    const busy =
+      d.asleep ||
+      d.doc.isDestroyed ||
+      this.#docs.get(d.name) === undefined ||
+      d.subscribers.size === 0 ||
+      performance.now() - d.activeAt < this.#sleepAfterMs ||
+      d.pendingSince !== null ||
+      d.inboxDirty ||
+      d.inboxTimer !== null ||
+      d.kicks.size > 0 ||
+      d.leavers.size > 0 ||
+      (d.awareness !== null && d.awareness.getStates().size > 0)
+    if (busy) {
+      if (!d.asleep && !d.doc.isDestroyed && d.subscribers.size > 0) this.#touch(d)
+      return
+    }
+    // A due compaction is done now rather than lost with the document.
+    const compact = d.compactTimer !== null
+    if (compact) {
+      clearTimeout(d.compactTimer!)
+      d.compactTimer = null
+      d.chain = d.chain
+        .then(() => this.#compactNow(d))
+        .then(() => this.#sleep(d))
+        .catch(this.#onError)
+      return
+    }
+    d.asleep = true
+    this.#asleep.set(d.name, d)
+    this.#release(d)
+  }
+
+  /** Loads an asleep document again, into the same record (its subscribers stay subscribed). */
+  async #wake(d: LoadedDoc): Promise<LoadedDoc> {
+    const updates = await this.#storage.load(d.name)
+    this.#attach(d, updates)
+    d.asleep = false
+    this.#touch(d)
+    return d
   }
 
   async #loadFresh(name: string, kind: DocKind, key: string): Promise<LoadedDoc> {
-    const doc = new Y.Doc({ gc: true })
     const updates = await this.#storage.load(name)
-    Y.transact(doc, () => {
-      for (const u of updates) Y.applyUpdate(doc, u)
-    })
-    const conv = kind === 'conv' ? new ConversationDocument(doc) : null
     const d: LoadedDoc = {
       name,
       kind,
       key,
-      doc,
-      conv,
+      doc: DESTROYED_DOC,
+      conv: null,
       awareness: null,
       sequencer: null,
       subscribers: new Map(),
       chain: Promise.resolve(),
-      log: this.#newLog(updates),
+      log: this.#newLog([]),
       members: new Set(),
       last: null,
       kicks: new Set(),
@@ -387,10 +499,31 @@ export class RelayCore {
       awarenessOwners: new Map(),
       awarenessIdentities: new Map(),
       idleTimer: null,
+      asleep: false,
+      activeAt: performance.now(),
+      sleepTimer: null,
       compactTimer: null,
       inboxDirty: false,
       inboxTimer: null,
     }
+    this.#attach(d, updates)
+    this.#touch(d)
+    return d
+  }
+
+  /** Builds `d`'s Y.Doc from its stored log, with the sequencer and the observers the relay keeps. */
+  #attach(d: LoadedDoc, updates: Uint8Array[]): void {
+    // The name as guid: Yjs would draw a random UUID (32 calls to the CSPRNG) for every load.
+    const doc = new Y.Doc({ gc: true, guid: d.name })
+    Y.transact(doc, () => {
+      for (const u of updates) Y.applyUpdate(doc, u)
+    })
+    const conv = d.kind === 'conv' ? new ConversationDocument(doc) : null
+    d.doc = doc
+    d.conv = conv
+    d.awareness = null
+    d.sequencer = null
+    d.log = this.#newLog(updates)
     doc.on('afterTransactionCleanup', (tr: Transaction) => this.#onTransaction(d, tr))
     // This load's clientID is never bound up front (that would write to every document loaded, even
     // only to be read): the validator refuses it to clients outright, and the relay binds it before
@@ -426,7 +559,6 @@ export class RelayCore {
         }
       })
     }
-    return d
   }
 
   #membersOf(conv: ConversationDocument): Set<string> {
@@ -499,6 +631,7 @@ export class RelayCore {
    */
   #onTransaction(d: LoadedDoc, tr: Transaction): void {
     if (!transactionChanged(tr)) return
+    d.activeAt = performance.now()
     addDeletes(d.pendingDeletes, tr)
     d.pendingOrigins.add(tr.origin)
     if (d.pendingSince !== null) return
@@ -553,20 +686,21 @@ export class RelayCore {
 
   /** Compacts `d`'s log now (no delay) or, on the chain, once the delay has passed. */
   async #compactSoon(d: LoadedDoc): Promise<void> {
-    const compact = async () => {
-      if (!d.log.due || d.doc.isDestroyed) return
-      const count = d.log.entries
-      const state = Y.encodeStateAsUpdate(d.doc)
-      await this.#storage.compact(d.name, state, count)
-      d.log.compacted(count, state.byteLength)
-    }
-    if (this.#compactDelayMs <= 0) return compact()
+    if (this.#compactDelayMs <= 0) return this.#compactNow(d)
     if (d.compactTimer) return
     d.compactTimer = setTimeout(() => {
       d.compactTimer = null
-      d.chain = d.chain.then(compact).catch(this.#onError)
+      d.chain = d.chain.then(() => this.#compactNow(d)).catch(this.#onError)
     }, this.#compactDelayMs)
     unrefTimer(d.compactTimer)
+  }
+
+  async #compactNow(d: LoadedDoc): Promise<void> {
+    if (!d.log.due || d.doc.isDestroyed) return
+    const count = d.log.entries
+    const state = Y.encodeStateAsUpdate(d.doc)
+    await this.#storage.compact(d.name, state, count)
+    d.log.compacted(count, state.byteLength)
   }
 }
 

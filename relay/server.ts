@@ -29,6 +29,12 @@ export interface RelayOptions {
   logger?: Logger
   /** How long an unused document stays in memory after it is stored (default 30 s). */
   idleUnloadMs?: number
+  /**
+   * How long a document clients are subscribed to stays in memory without changes or typing
+   * (default 30 s; 0 keeps it loaded while anyone is subscribed). Asleep, only its subscribers are
+   * kept, and the next frame for it loads it again from the store.
+   */
+  sleepAfterMs?: number
   /** Interval of WebSocket pings; a connection that misses one is dropped (default 30 s). */
   heartbeatMs?: number
   /** Server clock (sequencing stamps). */
@@ -94,6 +100,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
     storage,
     now: options.now,
     idleUnloadMs: options.idleUnloadMs,
+    sleepAfterMs: options.sleepAfterMs,
     maxDocumentsPerConnection: limits.maxDocumentsPerConnection,
     metrics,
     onError: (error) =>

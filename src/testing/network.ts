@@ -292,6 +292,7 @@ export class TestNetwork {
       inboxIntervalMs: 0,
       compactDelayMs: 0,
       batch: 'microtask',
+      sleepAfterMs: 0,
       onError: (e) => this.errors.push(e),
     })
   }

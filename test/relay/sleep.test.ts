@@ -1,0 +1,99 @@
+/**
+ * Quiet documents go to sleep on the relay: their Y.Doc is let go while clients stay subscribed,
+ * and the next frame loads it again. Nothing a client sees may change because of it: messages,
+ * indices, typing, removal and a new device's first sync all work on a document that was asleep.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Relay } from '../../relay/index.ts'
+import type { Conversation, Message } from '../../src/index.ts'
+import { Harness, messagesOf, waitFor, waitUntil } from './helpers.ts'
+
+const SLEEP_MS = 40
+
+describe('relay: quiet documents sleep', () => {
+  const h = new Harness()
+  afterEach(() => h.cleanup())
+
+  const setup = async () => {
+    const relay = await h.relay({ sleepAfterMs: SLEEP_MS })
+    const alice = await h.client('alice', { relayUrl: relay.url, typingTimeout: 60_000 })
+    const bob = await h.client('bob', { relayUrl: relay.url, typingTimeout: 60_000 })
+    const bobAdded = waitFor<Conversation>(bob, 'conversationAdded')
+    const conv = await alice.createConversation({ join: true, friendlyName: 'sleepy' })
+    await conv.add('bob')
+    const bconv = await bobAdded
+    const first = waitFor<Message>(bconv, 'messageAdded', (m) => m.index !== null, 5_000).catch(() => null)
+    await conv.sendMessage('before sleep')
+    await first
+    await waitUntil(
+      async () => (await messagesOf(bconv)).some((m) => m.body === 'before sleep' && m.index !== null),
+      'bob has the first message, sequenced',
+    )
+    return { relay, alice, bob, conv, bconv }
+  }
+
+  const asleep = (relay: Relay, sid: string, what: string) => waitUntil(() => relay.core._isAsleep(`conv/${sid}`), what)
+
+  it('a message to a sleeping conversation wakes it, is sequenced after the earlier ones and reaches everyone', async () => {
+    const { relay, conv, bconv } = await setup()
+    const loadedBefore = relay.core.loadedDocuments
+    await asleep(relay, conv.sid, 'the conversation falls asleep')
+    expect(relay.core.loadedDocuments).toBeLessThan(loadedBefore)
+
+    const got = waitFor<Message>(bconv, 'messageAdded', (m) => m.body === 'after sleep')
+    const sent = await conv.sendMessage('after sleep')
+    await got
+    await waitUntil(
+      async () => (await messagesOf(bconv)).find((m) => m.sid === sent.sid)?.index != null,
+      'bob sees the new message sequenced',
+    )
+    const bobs = await messagesOf(bconv)
+    const alices = await messagesOf(conv)
+    expect(bobs.map((m) => m.body)).toEqual(['before sleep', 'after sleep'])
+    expect(bobs).toEqual(alices)
+    expect(bobs[1]!.index!).toBeGreaterThan(bobs[0]!.index!)
+
+    // Asleep again, and awake again, as often as it takes.
+    await asleep(relay, conv.sid, 'it falls asleep again')
+    const third = waitFor<Message>(bconv, 'messageAdded', (m) => m.body === 'third')
+    await conv.sendMessage('third')
+    await third
+  })
+
+  it('typing, removal and a new device work on a conversation that was asleep', async () => {
+    const { relay, alice, bob, conv, bconv } = await setup()
+    await asleep(relay, conv.sid, 'the conversation falls asleep')
+
+    const typing = waitFor(bconv, 'typingStarted')
+    await conv.typing()
+    await typing
+
+    // A second device of bob's, fresh, gets the whole history from the store.
+    const bob2 = await h.client('bob', { relayUrl: relay.url })
+    await waitUntil(
+      async () => (await bob2.getSubscribedConversations()).items.some((c) => c.sid === conv.sid),
+      "bob's new device learns the conversation",
+    )
+    const bconv2 = await bob2.getConversationBySid(conv.sid)
+    await waitUntil(
+      async () => (await messagesOf(bconv2)).some((m) => m.body === 'before sleep' && m.index !== null),
+      "bob's new device syncs the history",
+    )
+
+    // Sending ends the typing (a document stays awake while someone types), it falls asleep
+    // again, then bob is removed: both of his devices are cut off.
+    const ended = waitFor(bconv, 'typingEnded')
+    await conv.sendMessage('typed')
+    await ended
+    await asleep(relay, conv.sid, 'the conversation falls asleep again')
+    const removed = waitFor<Conversation>(bob, 'conversationRemoved')
+    const removed2 = waitFor<Conversation>(bob2, 'conversationRemoved')
+    await conv.removeParticipant('bob')
+    expect((await removed).sid).toBe(conv.sid)
+    expect((await removed2).sid).toBe(conv.sid)
+    // Alice carries on.
+    await conv.sendMessage('after bob left')
+    expect((await messagesOf(conv)).map((m) => m.body)).toEqual(['before sleep', 'typed', 'after bob left'])
+    expect(alice.connectionState).toBe('connected')
+  })
+})
