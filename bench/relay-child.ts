@@ -42,6 +42,7 @@ if (kind === 'colloquy') {
     auth: { secret: SECRET },
     dataPath: values.db ?? ':memory:',
     idleUnloadMs: values.idle ? Number(values.idle) : undefined,
+    sleepAfterMs: values.idle ? Number(values.idle) : undefined,
   })
   port = await relay.listen(0, '127.0.0.1')
   connections = () => relay.metrics.connections

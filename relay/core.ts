@@ -343,7 +343,9 @@ export class RelayCore {
       case 'user':
         return true
       case 'conv': {
-        const conv = d.conv!
+        const conv = d.conv
+        // Asleep (never the case where this is asked, but safe): members as of when it slept.
+        if (conv === null) return d.members.has(identity)
         if (!conv.exists) return true
         if (conv.get('deleted', false)) return false
         return conv.participants.has(identity) || conv.get('createdBy', '') === identity
@@ -413,6 +415,9 @@ export class RelayCore {
     d.awareness?.destroy()
     d.awareness = null
     if (!d.doc.isDestroyed) d.doc.destroy()
+    // A destroyed Y.Doc still holds its whole store: drop the references.
+    d.doc = DESTROYED_DOC
+    d.conv = null
   }
 
   /** Notes activity on `d` and makes sure it goes to sleep once quiet (if it may). */
