@@ -37,6 +37,16 @@ import {
 /** Transaction origin of the relay's own writes (clientID bindings). */
 export const RELAY_ORIGIN = Symbol('colloquy.relay')
 
+/** Marks a client whose structs of one turn came from more than one origin. */
+const MIXED = Symbol('mixed')
+
+/** A sync frame carrying `update` for `docName`. */
+const updateFrame = (docName: string, update: Uint8Array): Uint8Array => {
+  const encoder = startFrame(docName, MessageType.sync)
+  syncProtocol.writeUpdate(encoder, update)
+  return encoding.toUint8Array(encoder)
+}
+
 /** Placeholder until a record's first Y.Doc is built (never used as a document). */
 const DESTROYED_DOC = (() => {
   const doc = new Y.Doc({ guid: 'colloquy-none' })
@@ -127,6 +137,8 @@ interface LoadedDoc {
   pendingSince: Map<number, number> | null
   pendingDeletes: DeleteRanges
   pendingOrigins: Set<unknown>
+  /** Which connection wrote each client's structs of this turn (`MIXED` when more than one did). */
+  pendingAuthors: Map<number, CoreConnection | typeof MIXED>
   /** Members this update removed: they still get the update that removes them, then nothing. */
   leavers: Set<string>
   /** Which connection publishes awareness under which clientID. */
@@ -500,6 +512,7 @@ export class RelayCore {
       pendingSince: null,
       pendingDeletes: new Map(),
       pendingOrigins: new Set(),
+      pendingAuthors: new Map(),
       leavers: new Set(),
       awarenessOwners: new Map(),
       awarenessIdentities: new Map(),
@@ -639,6 +652,12 @@ export class RelayCore {
     d.activeAt = performance.now()
     addDeletes(d.pendingDeletes, tr)
     d.pendingOrigins.add(tr.origin)
+    const author = tr.origin instanceof CoreConnection ? tr.origin : MIXED
+    for (const [client, clock] of tr.afterState) {
+      if ((tr.beforeState.get(client) ?? 0) === clock) continue
+      const known = d.pendingAuthors.get(client)
+      d.pendingAuthors.set(client, known === undefined || known === author ? author : MIXED)
+    }
     if (d.pendingSince !== null) return
     d.pendingSince = tr.beforeState
     this.#defer(() => this._flushPending(d))
@@ -650,11 +669,11 @@ export class RelayCore {
     // One update for the whole turn, encoded from the document (not Yjs's per-transaction
     // encoding, nor a merge of those).
     const update = encodeUpdateSince(d.doc, d.pendingSince, d.pendingDeletes)
-    // Skip echoing to the writer only when everything came from that one connection.
-    const origin = d.pendingOrigins.size === 1 ? [...d.pendingOrigins][0] : null
+    const echoes = this.#echoes(d)
     d.pendingSince = null
     d.pendingDeletes = new Map()
     d.pendingOrigins = new Set()
+    d.pendingAuthors = new Map()
     const kicks = d.conv ? [...d.kicks] : []
     d.kicks.clear()
     const leavers = new Set(d.leavers)
@@ -668,13 +687,15 @@ export class RelayCore {
         await stored
         this.metrics?.observeStore((performance.now() - started) / 1000)
         d.log.appended(update.byteLength)
-        const encoder = startFrame(d.name, MessageType.sync)
-        syncProtocol.writeUpdate(encoder, update)
-        const frame = encoding.toUint8Array(encoder)
+        const frame = updateFrame(d.name, update)
         // Only to those who may read now, and to members this very update removed (so their
         // replica learns it). Whoever subscribed before the conversation existed gets nothing.
+        // A writer gets the turn without what it wrote itself (or nothing, if that was all).
         for (const conn of d.subscribers.keys()) {
-          if (conn !== origin && (this._mayRead(conn.identity, d) || leavers.has(conn.identity))) conn.send(frame)
+          if (!this._mayRead(conn.identity, d) && !leavers.has(conn.identity)) continue
+          const echo = echoes.get(conn)
+          if (echo === undefined) conn.send(frame)
+          else if (echo !== null) conn.send(echo)
         }
         for (const identity of kicks) {
           for (const conn of [...d.subscribers.keys()]) {
@@ -687,6 +708,32 @@ export class RelayCore {
         if (d.log.due) await this.#compactSoon(d)
       })
       .catch(this.#onError)
+  }
+
+  /**
+   * What each connection that wrote in this turn gets back: null when everything came from it,
+   * else the turn without the structs of the clients only it wrote (its own message, typically,
+   * leaving the stamp). Connections not in the map get the whole turn.
+   */
+  #echoes(d: LoadedDoc): Map<CoreConnection, Uint8Array | null> {
+    const out = new Map<CoreConnection, Uint8Array | null>()
+    const writers = new Set<CoreConnection>()
+    for (const o of d.pendingOrigins) if (o instanceof CoreConnection) writers.add(o)
+    if (writers.size === 0) return out
+    if (d.pendingOrigins.size === 1) {
+      out.set([...writers][0]!, null)
+      return out
+    }
+    // Many writers in one turn: each gets the whole turn (its own part is a harmless repeat).
+    if (writers.size > 4) return out
+    for (const w of writers) {
+      const since = new Map(d.pendingSince!)
+      for (const [client, author] of d.pendingAuthors) {
+        if (author === w) since.set(client, Y.getState(d.doc.store, client))
+      }
+      out.set(w, updateFrame(d.name, encodeUpdateSince(d.doc, since, d.pendingDeletes)))
+    }
+    return out
   }
 
   /** Compacts `d`'s log now (no delay) or, on the chain, once the delay has passed. */

@@ -30,7 +30,11 @@ export const addDeletes = (into: DeleteRanges, tr: { deleteSet: DeleteSet }): vo
   for (const [client, ranges] of tr.deleteSet.clients) {
     const list = into.get(client)
     if (list) for (const r of ranges) list.push({ clock: r.clock, len: r.len })
-    else into.set(client, ranges.map((r) => ({ clock: r.clock, len: r.len })))
+    else
+      into.set(
+        client,
+        ranges.map((r) => ({ clock: r.clock, len: r.len })),
+      )
   }
 }
 
@@ -153,7 +157,8 @@ export class DocUpdates {
       // observers cause come after it, with their own origins).
       this.#raw = null
       const store = this.doc.store as unknown as StructStore
-      if (transactionChanged(tr) || store.pendingStructs !== null || store.pendingDs !== null) this.#emit(raw, tr.origin)
+      if (transactionChanged(tr) || store.pendingStructs !== null || store.pendingDs !== null)
+        this.#emit(raw, tr.origin)
       return
     }
     if (!transactionChanged(tr)) return

@@ -14,7 +14,21 @@ export const systemScheduler: Scheduler = {
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 }
 
-export const cryptoRandom: RandomSource = (buffer) => crypto.getRandomValues(buffer)
+/** CSPRNG bytes drawn 4 KiB at a time: one `getRandomValues` call costs microseconds, whatever its size. */
+let pool = new Uint8Array(0)
+let poolAt = 0
+export const cryptoRandom: RandomSource = (buffer) => {
+  if (buffer.length > 256) return crypto.getRandomValues(buffer)
+  if (poolAt + buffer.length > pool.length) {
+    pool = crypto.getRandomValues(new Uint8Array(4096))
+    poolAt = 0
+  }
+  buffer.set(pool.subarray(poolAt, poolAt + buffer.length))
+  // Bytes handed out are not kept.
+  pool.fill(0, poolAt, poolAt + buffer.length)
+  poolAt += buffer.length
+  return buffer
+}
 
 /** What a client takes from its environment. Tests and the simulator replace both. */
 export interface Runtime {

@@ -675,8 +675,8 @@ export class Client extends Emitter<ClientEvents> {
     const p = (async () => {
       const doc = newDoc(this.#runtime)
       const persistence = await DocPersistence.open(doc, docNames.conversation(sid), this.#storage, {
-      scheduler: this.#runtime.scheduler,
-    })
+        scheduler: this.#runtime.scheduler,
+      })
       if (this.#shutdown) return null
       return this.#track(sid as ConversationSid, doc, persistence)
     })()

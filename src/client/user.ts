@@ -69,7 +69,10 @@ export class User extends Emitter<UserEvents> {
 
   /** Custom data (a JSON object). */
   get attributes(): JsonObject {
-    return cloneJson((profileOf(this.#doc).get('attributes') as JsonObject | undefined) ?? {}, 'attributes') as JsonObject
+    return cloneJson(
+      (profileOf(this.#doc).get('attributes') as JsonObject | undefined) ?? {},
+      'attributes',
+    ) as JsonObject
   }
 
   /** Whether the user is connected to the relay now; null when unknown (offline, or no relay). */

@@ -109,7 +109,8 @@ export class DocChannel {
           try {
             this.#updates.applyRemote(update, REMOTE_ORIGIN)
           } catch (error) {
-            // An observer that throws must not take the connection down (as y-protocols does).
+            // An observer that throws must not take the connection down (y-protocols logs it too).
+            // biome-ignore lint/suspicious/noConsole: there is no caller to hand it to
             console.error('colloquy: error while applying an update', error)
           }
         } else throw new Error(`unknown sync message ${kind}`)

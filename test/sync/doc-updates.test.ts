@@ -81,7 +81,11 @@ describe('DocUpdates', () => {
             for (const op of ops) {
               if (op.k === 'set') m.set(String(op.key), op.value)
               else if (op.k === 'del') m.delete(String(op.key))
-              else if (op.k === 'push') a.insert(a.length, Array.from({ length: op.n }, (_, i) => i))
+              else if (op.k === 'push')
+                a.insert(
+                  a.length,
+                  Array.from({ length: op.n }, (_, i) => i),
+                )
               else if (op.k === 'cut' && a.length > 0) {
                 const at = op.at % a.length
                 a.delete(at, Math.min(op.len, a.length - at))
