@@ -175,6 +175,8 @@ export class RelayCore {
   readonly #now: () => number
   readonly #idleUnloadMs: number
   readonly #sleepAfterMs: number
+  /** Documents with changes of this turn not yet stored or broadcast. */
+  readonly #dirty = new Set<LoadedDoc>()
   /** Documents asleep (see `sleepAfterMs`), by name. */
   readonly #asleep = new Map<string, LoadedDoc>()
   readonly #compactEvery: number
@@ -660,11 +662,21 @@ export class RelayCore {
     }
     if (d.pendingSince !== null) return
     d.pendingSince = tr.beforeState
-    this.#defer(() => this._flushPending(d))
+    // Every document changed in this turn is flushed by one callback, so their appends share one
+    // commit in stores that group them.
+    this.#dirty.add(d)
+    if (this.#dirty.size === 1) this.#defer(() => this.#flushDirty())
+  }
+
+  #flushDirty(): void {
+    const dirty = [...this.#dirty]
+    this.#dirty.clear()
+    for (const d of dirty) this._flushPending(d)
   }
 
   /** @internal Stores and broadcasts what `#onUpdate` gathered (now, if anything is waiting). */
   _flushPending(d: LoadedDoc): void {
+    this.#dirty.delete(d)
     if (d.pendingSince === null || d.doc.isDestroyed) return
     // One update for the whole turn, encoded from the document (not Yjs's per-transaction
     // encoding, nor a merge of those).
