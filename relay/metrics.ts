@@ -25,8 +25,8 @@ export class RelayMetrics {
     })
   }
 
-  /** The Prometheus exposition text; `loadedDocuments` is read at scrape time. */
-  render(loadedDocuments: number): string {
+  /** The Prometheus exposition text; the document counts are read at scrape time. */
+  render(loadedDocuments: number, sleepingDocuments = 0): string {
     const lines: string[] = []
     const metric = (name: string, type: string, help: string, samples: Array<[string, number]>) => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
@@ -35,6 +35,9 @@ export class RelayMetrics {
     metric('colloquy_connections', 'gauge', 'Open WebSocket connections.', [['', this.connections]])
     metric('colloquy_connections_total', 'counter', 'Connections accepted since start.', [['', this.connectionsTotal]])
     metric('colloquy_documents_loaded', 'gauge', 'Documents held in memory.', [['', loadedDocuments]])
+    metric('colloquy_documents_asleep', 'gauge', 'Subscribed documents not held in memory (asleep).', [
+      ['', sleepingDocuments],
+    ])
     metric('colloquy_frames_received_total', 'counter', 'Frames received from clients.', [['', this.framesReceived]])
     metric('colloquy_messages_sequenced_total', 'counter', 'Messages stamped with an index.', [
       ['', this.messagesSequenced],

@@ -118,7 +118,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
     }
     if (req.method === 'GET' && path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
-      res.end(metrics.render(core.loadedDocuments))
+      res.end(metrics.render(core.loadedDocuments, core.sleepingDocuments))
       return
     }
     res.writeHead(404, { 'content-type': 'text/plain' })

@@ -58,6 +58,7 @@ describe('relay: HTTP endpoints', () => {
     for (const name of [
       'colloquy_connections',
       'colloquy_documents_loaded',
+      'colloquy_documents_asleep',
       'colloquy_rejections_total',
       'colloquy_store_write_seconds',
     ]) {
@@ -67,6 +68,7 @@ describe('relay: HTTP endpoints', () => {
     expect(sample('colloquy_connections')).toBe(2)
     expect(sample('colloquy_documents_loaded')).toBe(relay.core.loadedDocuments)
     expect(sample('colloquy_documents_loaded')).toBeGreaterThanOrEqual(5)
+    expect(sample('colloquy_documents_asleep')).toBe(relay.core.sleepingDocuments)
     expect(sample('colloquy_rejections_total{reason="unauthorized"}')).toBe(1)
     expect(sample('colloquy_store_write_seconds_count')).toBeGreaterThan(0)
     expect(sample('colloquy_store_write_seconds_bucket{le="+Inf"}')).toBe(sample('colloquy_store_write_seconds_count'))
