@@ -172,9 +172,8 @@ export class Conversation extends Emitter<ConversationEvents> {
    * (its listeners included), and a long history does not keep one object per message alive.
    */
   readonly #messages = new Map<string, WeakRef<Message>>()
-  readonly #released = new FinalizationRegistry<string>((id) => {
-    if (this.#messages.get(id)?.deref() === undefined) this.#messages.delete(id)
-  })
+  /** When to drop the entries of collected messages from `#messages` (amortised: see `#messageObject`). */
+  #sweepAt = 1024
   readonly #participants = new Map<string, Participant>()
   readonly #reactionIndex = new Map<string, Set<string>>()
   #horizons: Map<string, ReadHorizon> | null = null
@@ -1140,7 +1139,12 @@ export class Conversation extends Emitter<ConversationEvents> {
     if (!rec) return null
     const m = new Message(this, rec)
     this.#messages.set(id, new WeakRef(m))
-    this.#released.register(m, id)
+    // Entries of collected messages are dropped in a sweep once the map doubles (a finalization
+    // registry would cost more per message than the sweeps do).
+    if (this.#messages.size >= this.#sweepAt) {
+      for (const [key, ref] of this.#messages) if (ref.deref() === undefined) this.#messages.delete(key)
+      this.#sweepAt = Math.max(1024, this.#messages.size * 2)
+    }
     return m
   }
 
