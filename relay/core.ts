@@ -274,6 +274,21 @@ export class RelayCore {
     return this.#asleep.size
   }
 
+  /**
+   * @internal Puts every document that may sleep to sleep now, whatever `sleepAfterMs` says
+   * (simulations step it at chosen points); resolves with how many are asleep.
+   */
+  async _sleepNow(): Promise<number> {
+    for (const p of [...this.#docs.values()]) {
+      const d = await p.catch(() => null)
+      if (!d || d.asleep) continue
+      this._flushPending(d)
+      await d.chain
+      this.#sleep(d, true)
+    }
+    return this.#asleep.size
+  }
+
   /** @internal Whether the document `name` is asleep. */
   _isAsleep(name: string): boolean {
     return this.#asleep.has(name)
@@ -453,13 +468,13 @@ export class RelayCore {
   }
 
   /** Puts a quiet document to sleep: only its subscribers (and who typed under which clientID) stay. */
-  #sleep(d: LoadedDoc): void {
+  #sleep(d: LoadedDoc, now = false): void {
     const busy =
       d.asleep ||
       d.doc.isDestroyed ||
       this.#docs.get(d.name) === undefined ||
       d.subscribers.size === 0 ||
-      performance.now() - d.activeAt < this.#sleepAfterMs ||
+      (!now && performance.now() - d.activeAt < this.#sleepAfterMs) ||
       d.pendingSince !== null ||
       d.inboxDirty ||
       d.inboxTimer !== null ||
@@ -467,7 +482,7 @@ export class RelayCore {
       d.leavers.size > 0 ||
       (d.awareness !== null && d.awareness.getStates().size > 0)
     if (busy) {
-      if (!d.asleep && !d.doc.isDestroyed && d.subscribers.size > 0) this.#touch(d)
+      if (!now && !d.asleep && !d.doc.isDestroyed && d.subscribers.size > 0) this.#touch(d)
       return
     }
     // A due compaction is done now rather than lost with the document.

@@ -263,6 +263,14 @@ export class TestNetwork {
     void this.#relay.close()
   }
 
+  /**
+   * Lets every document the relay may put to sleep sleep now (its Y.Doc released, subscribers
+   * kept; the next frame for it loads it again). Resolves with how many documents are asleep.
+   */
+  sleepDocuments(): Promise<number> {
+    return this.#relayUp ? this.#relay._sleepNow() : Promise.resolve(0)
+  }
+
   startRelay(): void {
     if (this.#relayUp) return
     this.#relay = this.#newRelay()

@@ -101,6 +101,7 @@ export type Operation =
   | { op: 'crashClient'; device: number }
   | { op: 'crashRelay' }
   | { op: 'startRelay' }
+  | { op: 'sleepRelay' }
   | { op: 'deliver'; frames: number; pick: number }
   | { op: 'duplicate'; pick: number }
   | { op: 'tick'; ms: number }
@@ -206,6 +207,7 @@ export const generateSchedule = (
     [12, () => ({ op: 'deliver', frames: 1 + int(8), pick: int(1000) })],
     [3, () => ({ op: 'tick', ms: int(3000) })],
     [2, () => ({ op: 'settle' })],
+    [1, () => ({ op: 'sleepRelay' })],
   ]
   if (faults) {
     weighted.push(
@@ -468,6 +470,9 @@ class Simulation {
         return
       case 'startRelay':
         this.#net.startRelay()
+        return
+      case 'sleepRelay':
+        await this.#net.sleepDocuments()
         return
       case 'deliver':
         this.#net.deliver(o.frames, (n) => o.pick % n)

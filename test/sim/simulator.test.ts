@@ -43,22 +43,26 @@ describe('simulator', () => {
   })
 
   it('catches a changed index (negative control: the checker can fail)', async () => {
+    let tampered = false
     const report = await simulate({
       seed: 11,
       steps: 60,
       faults: false,
       onStep: (step, _op, devices) => {
-        if (step !== 40) return
+        if (tampered || step < 30) return
         for (const d of devices) {
           for (const conv of d.client._peekAll()) {
             const [id, stamp] = [...conv._doc.stamps.entries()][0] ?? []
+            if (!id || !stamp) continue
             // Rewrite a stamp behind the API, on this replica only (as a buggy sequencer would).
-            if (id && stamp) conv._doc.doc.transact(() => conv._doc.stamps.set(id, { ...stamp, i: stamp.i + 1000 }))
+            conv._doc.doc.transact(() => conv._doc.stamps.set(id, { ...stamp, i: stamp.i + 1000 }))
+            tampered = true
             return
           }
         }
       },
     })
+    expect(tampered).toBe(true)
     expect(report.violations.some((v) => v.includes('changed index'))).toBe(true)
   })
 
