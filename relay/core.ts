@@ -100,6 +100,11 @@ export interface RelayCoreOptions {
    * timers, for in-process simulations that step the relay themselves).
    */
   batch?: 'turn' | 'microtask'
+  /**
+   * Under load, the least time between two flushes (ms, default 2; 0 flushes every turn): a burst
+   * is stored and broadcast in fewer, larger updates. Updates at a normal rate are not delayed.
+   */
+  batchWindowMs?: number
   /** Called with errors that have nowhere else to go (storage failures). */
   onError?: (error: unknown) => void
   /** Documents one connection may sync at once; beyond it the connection is closed with 4429. Default 5,000. */
@@ -175,6 +180,8 @@ export class RelayCore {
   readonly #now: () => number
   readonly #idleUnloadMs: number
   readonly #sleepAfterMs: number
+  readonly #batchWindowMs: number
+  #lastFlush = Number.NEGATIVE_INFINITY
   /** Documents with changes of this turn not yet stored or broadcast. */
   readonly #dirty = new Set<LoadedDoc>()
   /** Documents asleep (see `sleepAfterMs`), by name. */
@@ -202,6 +209,7 @@ export class RelayCore {
     this.#compactEvery = options.compactEvery ?? 500
     this.#compactDelayMs = options.compactDelayMs ?? COMPACT_DELAY_MS
     this.#defer = options.batch === 'microtask' ? queueMicrotask : (fn) => setImmediate(fn)
+    this.#batchWindowMs = options.batch === 'microtask' ? 0 : (options.batchWindowMs ?? 2)
     const every = this.#compactEvery
     this.#newLog = (updates) => {
       const log = new CompactionPolicy(every)
@@ -680,10 +688,18 @@ export class RelayCore {
     // Every document changed in this turn is flushed by one callback, so their appends share one
     // commit in stores that group them.
     this.#dirty.add(d)
-    if (this.#dirty.size === 1) this.#defer(() => this.#flushDirty())
+    if (this.#dirty.size > 1) return
+    // Under load, flushes are at least `batchWindowMs` apart: a burst goes out in fewer, larger
+    // updates (readers pay per update as much as per message). At a normal rate the last flush is
+    // long past and this one happens at the end of the turn.
+    const wait = this.#lastFlush + this.#batchWindowMs - performance.now()
+    if (wait > 0) setTimeout(() => this.#flushDirty(), wait)
+    else this.#defer(() => this.#flushDirty())
   }
 
   #flushDirty(): void {
+    if (this.#dirty.size === 0) return
+    this.#lastFlush = performance.now()
     const dirty = [...this.#dirty]
     this.#dirty.clear()
     for (const d of dirty) this._flushPending(d)

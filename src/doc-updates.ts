@@ -1,8 +1,11 @@
 import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 
-/** Receives each update of a document with the origin of the transaction that made it. */
-export type UpdateListener = (update: Uint8Array, origin: unknown) => void
+/**
+ * Receives each update of a document with the origin of the transaction that made it, and that
+ * transaction (null for an update applied with `applyRemote`).
+ */
+export type UpdateListener = (update: Uint8Array, origin: unknown, tr: Transaction | null) => void
 
 type Struct = Y.Item | Y.GC
 type StructStore = { clients: Map<number, Struct[]>; pendingStructs: unknown; pendingDs: unknown }
@@ -157,16 +160,17 @@ export class DocUpdates {
       // observers cause come after it, with their own origins).
       this.#raw = null
       const store = this.doc.store as unknown as StructStore
-      if (transactionChanged(tr) || store.pendingStructs !== null || store.pendingDs !== null)
-        this.#emit(raw, tr.origin)
+      if (transactionChanged(tr) || store.pendingStructs !== null || store.pendingDs !== null) {
+        this.#emit(raw, tr.origin, null)
+      }
       return
     }
     if (!transactionChanged(tr)) return
     // Yjs has sorted and merged the transaction's delete set by now.
-    this.#emit(encodeUpdateSince(this.doc, tr.beforeState, tr.deleteSet.clients), tr.origin)
+    this.#emit(encodeUpdateSince(this.doc, tr.beforeState, tr.deleteSet.clients), tr.origin, tr)
   }
 
-  #emit(update: Uint8Array, origin: unknown): void {
-    for (const listener of this.#listeners) listener(update, origin)
+  #emit(update: Uint8Array, origin: unknown, tr: Transaction | null): void {
+    for (const listener of this.#listeners) listener(update, origin, tr)
   }
 }

@@ -38,6 +38,25 @@ export interface Runtime {
 
 export const defaultRuntime: Runtime = { scheduler: systemScheduler, random: cryptoRandom }
 
+/**
+ * Runs `fn` in a later task of the event loop (after pending I/O and microtasks), without the
+ * clamping browsers apply to `setTimeout(…, 0)`.
+ */
+export const nextTask: (fn: () => void) => void =
+  typeof setImmediate === 'function'
+    ? (fn) => {
+        setImmediate(fn)
+      }
+    : (() => {
+        const queue: Array<() => void> = []
+        const channel = new MessageChannel()
+        channel.port1.onmessage = () => queue.shift()?.()
+        return (fn: () => void) => {
+          queue.push(fn)
+          channel.port2.postMessage(null)
+        }
+      })()
+
 let docCount = 0
 
 /**

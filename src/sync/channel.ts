@@ -3,9 +3,13 @@ import * as encoding from 'lib0/encoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import type * as Y from 'yjs'
-import { DocUpdates } from '../doc-updates.ts'
+import { addDeletes, type DeleteRanges, DocUpdates, encodeUpdateSince } from '../doc-updates.ts'
 import { REMOTE_ORIGIN } from '../origins.ts'
+import { nextTask } from '../runtime.ts'
 import { encodeAwarenessFrame, MessageType, startFrame } from './protocol.ts'
+
+/** How many bytes of held local updates go out without waiting for the end of the task. */
+const HELD_MAX_BYTES = 64 * 1024
 
 /** What a channel reports to its owner. */
 export interface ChannelEvents {
@@ -35,6 +39,10 @@ export class DocChannel {
   readonly #events: ChannelEvents
   readonly #updates: DocUpdates
   readonly #unsubscribe: () => void
+  /** A local update already went out in this task of the event loop. */
+  #inBurst = false
+  /** Local updates of this task held back, as the state before the first and their deletions. */
+  #held: { since: Map<number, number>; deletes: DeleteRanges; bytes: number } | null = null
   readonly #onAwareness: (change: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => void
 
   constructor(name: string, doc: Y.Doc, awareness: awarenessProtocol.Awareness | null, events: ChannelEvents) {
@@ -43,11 +51,26 @@ export class DocChannel {
     this.awareness = awareness
     this.#events = events
     this.#updates = DocUpdates.of(doc)
-    this.#unsubscribe = this.#updates.subscribe((update, origin) => {
+    this.#unsubscribe = this.#updates.subscribe((update, origin, tr) => {
       if (origin === REMOTE_ORIGIN || !this.#send || !this.#answered) return
-      const encoder = startFrame(this.name, MessageType.sync)
-      syncProtocol.writeUpdate(encoder, update)
-      this.#send(encoding.toUint8Array(encoder))
+      // The first local update of a task goes out at once. Those that follow in the same task (a
+      // loop of sends, a bot's burst) are held and go out as one update when the task ends, or
+      // every HELD_MAX_BYTES: the relay decodes, validates and sequences them once, not per update.
+      if (!this.#inBurst || tr === null) {
+        this.#sendUpdate(update)
+        if (!this.#inBurst) {
+          this.#inBurst = true
+          nextTask(() => {
+            this.#inBurst = false
+            this.#flushHeld()
+          })
+        }
+        return
+      }
+      this.#held ??= { since: tr.beforeState, deletes: new Map(), bytes: 0 }
+      addDeletes(this.#held.deletes, tr)
+      this.#held.bytes += update.byteLength
+      if (this.#held.bytes >= HELD_MAX_BYTES) this.#flushHeld()
     })
     this.#onAwareness = ({ added, updated, removed }, origin) => {
       if (origin === REMOTE_ORIGIN || !this.#send || !this.awareness) return
@@ -55,6 +78,25 @@ export class DocChannel {
       this.#send(encodeAwarenessFrame(this.name, awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)))
     }
     awareness?.on('update', this.#onAwareness)
+  }
+
+  #sendUpdate(update: Uint8Array): void {
+    if (!this.#send) return
+    const encoder = startFrame(this.name, MessageType.sync)
+    syncProtocol.writeUpdate(encoder, update)
+    this.#send(encoding.toUint8Array(encoder))
+  }
+
+  /**
+   * Sends the held updates as one: everything the document gained since the first of them (a
+   * task holds no remote update in between: those arrive in tasks of their own). Dropped when the
+   * socket went away meanwhile — the next sync's step 2 carries them.
+   */
+  #flushHeld(): void {
+    const held = this.#held
+    this.#held = null
+    if (!held || !this.#send || !this.#answered || this.doc.isDestroyed) return
+    this.#sendUpdate(encodeUpdateSince(this.doc, held.since, held.deletes))
   }
 
   /** Whether the relay's state has been received since the socket opened. */
@@ -85,6 +127,7 @@ export class DocChannel {
   /** The socket closed. Remote awareness states are dropped (their typing ends). */
   detach(): void {
     this.#send = null
+    this.#held = null
     this.#synced = false
     this.#answered = false
     const aw = this.awareness
