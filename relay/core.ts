@@ -733,12 +733,15 @@ export class RelayCore {
         const frame = updateFrame(d.name, update)
         // Only to those who may read now, and to members this very update removed (so their
         // replica learns it). Whoever subscribed before the conversation existed gets nothing.
-        // A writer gets the turn without what it wrote itself (or nothing, if that was all).
+        // A writer gets the turn without what it wrote itself (or nothing, if that was all), after
+        // everyone else: it has its own update already.
         for (const conn of d.subscribers.keys()) {
-          if (!this._mayRead(conn.identity, d) && !leavers.has(conn.identity)) continue
-          const echo = echoes.get(conn)
-          if (echo === undefined) conn.send(frame)
-          else if (echo !== null) conn.send(echo)
+          if (echoes.has(conn) || (!this._mayRead(conn.identity, d) && !leavers.has(conn.identity))) continue
+          conn.send(frame)
+        }
+        for (const [conn, echo] of echoes) {
+          if (echo === null || !d.subscribers.has(conn)) continue
+          if (this._mayRead(conn.identity, d) || leavers.has(conn.identity)) conn.send(echo)
         }
         for (const identity of kicks) {
           for (const conn of [...d.subscribers.keys()]) {

@@ -44,8 +44,10 @@ describe('relay: quiet documents sleep', () => {
     const sent = await conv.sendMessage('after sleep')
     await got
     await waitUntil(
-      async () => (await messagesOf(bconv)).find((m) => m.sid === sent.sid)?.index != null,
-      'bob sees the new message sequenced',
+      async () =>
+        (await messagesOf(bconv)).find((m) => m.sid === sent.sid)?.index != null &&
+        (await messagesOf(conv)).find((m) => m.sid === sent.sid)?.index != null,
+      'bob and alice see the new message sequenced',
     )
     const bobs = await messagesOf(bconv)
     const alices = await messagesOf(conv)
