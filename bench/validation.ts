@@ -71,7 +71,8 @@ const generate = (): Uint8Array[] => {
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 const run = async (frames: Uint8Array[], validate: boolean, perTurn: boolean): Promise<number> => {
-  const core = new RelayCore({ storage: new MemoryStorage(), validate, idleUnloadMs: 60_000 })
+  // No flush window: one update per turn is stored and broadcast on its own, as at a normal rate.
+  const core = new RelayCore({ storage: new MemoryStorage(), validate, idleUnloadMs: 60_000, batchWindowMs: 0 })
   const conn = core.connect('alice', { send() {}, close() {} })
   const step1 = startFrame(NAME, MessageType.sync)
   syncProtocol.writeSyncStep1(step1, new Y.Doc())
