@@ -7,7 +7,13 @@ export type MessageSid = string & { readonly __brand: 'MessageSid' }
 /** A participant's id within its conversation; stable for a given identity or address. */
 export type ParticipantSid = string & { readonly __brand: 'ParticipantSid' }
 
-const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'))
+
+const hex = (bytes: Uint8Array): string => {
+  let out = ''
+  for (const b of bytes) out += HEX[b]
+  return out
+}
 
 /** 128 random bits as hex, from the platform's CSPRNG (ids must not collide across offline devices). */
 export const randomHex = (bytes = 16, random: RandomSource = cryptoRandom): string => hex(random(new Uint8Array(bytes)))
