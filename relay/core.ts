@@ -329,6 +329,8 @@ export class RelayCore {
     await this.flush()
     for (const p of [...this.#docs.values()]) this.#destroyDoc(await p)
     this.#docs.clear()
+    this.#asleep.clear()
+    this.#dirty.clear()
   }
 
   /** @internal */
