@@ -10,7 +10,6 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
-import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import { inboxEntryFor, inboxMap, lastMessageOf } from '../relay/inbox.ts'
 import { participantSidFor } from '../src/ids.ts'
@@ -25,7 +24,7 @@ import { MessageLog } from '../src/schema/message-log.ts'
 import { Sequencer } from '../src/schema/sequencer.ts'
 import { MemoryStorage } from '../src/storage/memory.ts'
 import { createSqliteStorage } from '../src/storage/sqlite.ts'
-import { MessageType, startFrame } from '../src/sync/protocol.ts'
+import { encodeUpdateFrame } from '../src/sync/protocol.ts'
 import type { Transport, TransportEvents } from '../src/sync/transport.ts'
 import { gc, now, serve } from './proc.ts'
 
@@ -63,12 +62,8 @@ const unpack = (data: Uint8Array): Uint8Array[] => {
   return Array.from({ length: n }, () => decoding.readVarUint8Array(decoder))
 }
 
-/** A relay → reader sync frame carrying `update` (what bob's socket receives). */
-const frameOf = (update: Uint8Array): Uint8Array => {
-  const encoder = startFrame(NAME, MessageType.sync)
-  syncProtocol.writeUpdate(encoder, update)
-  return encoding.toUint8Array(encoder)
-}
+/** A relay → reader sync frame carrying `update`. */
+const frameOf = (update: Uint8Array): Uint8Array => encodeUpdateFrame(NAME, update)
 
 const heap = (): number => {
   gc()

@@ -16,7 +16,7 @@ import { RelayCore } from '../relay/core.ts'
 import { participantSidFor } from '../src/ids.ts'
 import { ConversationDocument, participantRecord, reactionKey } from '../src/schema/layout.ts'
 import { MemoryStorage } from '../src/storage/memory.ts'
-import { MessageType, startFrame } from '../src/sync/protocol.ts'
+import { encodeUpdateFrame, MessageType, startFrame } from '../src/sync/protocol.ts'
 import { fmt, interleave, quick, row, type ScenarioResult, summarize } from './stats.ts'
 
 const N = quick ? 200 : 5000
@@ -24,11 +24,8 @@ const ROUNDS = quick ? 1 : 5
 const SID = 'CHbench'
 const NAME = `conv/${SID}`
 
-const frameOf = (update: Uint8Array): Uint8Array => {
-  const encoder = startFrame(NAME, MessageType.sync)
-  syncProtocol.writeUpdate(encoder, update)
-  return encoding.toUint8Array(encoder)
-}
+/** A relay → reader sync frame carrying `update`. */
+const frameOf = (update: Uint8Array): Uint8Array => encodeUpdateFrame(NAME, update)
 
 /** Frames an honest client would send: create + join, then N messages with some edits and reactions. */
 const generate = (): Uint8Array[] => {

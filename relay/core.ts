@@ -14,7 +14,14 @@ import { ConversationDocument } from '../src/schema/layout.ts'
 import { Sequencer } from '../src/schema/sequencer.ts'
 import type { StorageAdapter } from '../src/storage/adapter.ts'
 import { COMPACT_DELAY_MS, CompactionPolicy, unrefTimer } from '../src/storage/persistence.ts'
-import { encodeAwarenessFrame, encodeDenied, MessageType, readFrame, startFrame } from '../src/sync/protocol.ts'
+import {
+  encodeAwarenessFrame,
+  encodeDenied,
+  encodeUpdateFrame,
+  MessageType,
+  readFrame,
+  startFrame,
+} from '../src/sync/protocol.ts'
 import { CloseCode } from '../src/sync/transport.ts'
 import {
   type InboxLastMessage,
@@ -39,13 +46,6 @@ export const RELAY_ORIGIN = Symbol('colloquy.relay')
 
 /** Marks a client whose structs of one turn came from more than one origin. */
 const MIXED = Symbol('mixed')
-
-/** A sync frame carrying `update` for `docName`. */
-const updateFrame = (docName: string, update: Uint8Array): Uint8Array => {
-  const encoder = startFrame(docName, MessageType.sync)
-  syncProtocol.writeUpdate(encoder, update)
-  return encoding.toUint8Array(encoder)
-}
 
 /** Placeholder until a record's first Y.Doc is built (never used as a document). */
 const DESTROYED_DOC = (() => {
@@ -732,7 +732,7 @@ export class RelayCore {
         await stored
         this.metrics?.observeStore((performance.now() - started) / 1000)
         d.log.appended(update.byteLength)
-        const frame = updateFrame(d.name, update)
+        const frame = encodeUpdateFrame(d.name, update)
         // Only to those who may read now, and to members this very update removed (so their
         // replica learns it). Whoever subscribed before the conversation existed gets nothing.
         // A writer gets the turn without what it wrote itself (or nothing, if that was all), after
@@ -779,7 +779,7 @@ export class RelayCore {
       for (const [client, author] of d.pendingAuthors) {
         if (author === w) since.set(client, Y.getState(d.doc.store, client))
       }
-      out.set(w, updateFrame(d.name, encodeUpdateSince(d.doc, since, d.pendingDeletes)))
+      out.set(w, encodeUpdateFrame(d.name, encodeUpdateSince(d.doc, since, d.pendingDeletes)))
     }
     return out
   }

@@ -6,7 +6,7 @@ import type * as Y from 'yjs'
 import { addDeletes, type DeleteRanges, DocUpdates, encodeUpdateSince } from '../doc-updates.ts'
 import { REMOTE_ORIGIN } from '../origins.ts'
 import { nextTask } from '../runtime.ts'
-import { encodeAwarenessFrame, MessageType, startFrame } from './protocol.ts'
+import { encodeAwarenessFrame, encodeUpdateFrame, MessageType, startFrame } from './protocol.ts'
 
 /** How many bytes of held local updates go out without waiting for the end of the task. */
 const HELD_MAX_BYTES = 64 * 1024
@@ -81,10 +81,7 @@ export class DocChannel {
   }
 
   #sendUpdate(update: Uint8Array): void {
-    if (!this.#send) return
-    const encoder = startFrame(this.name, MessageType.sync)
-    syncProtocol.writeUpdate(encoder, update)
-    this.#send(encoding.toUint8Array(encoder))
+    this.#send?.(encodeUpdateFrame(this.name, update))
   }
 
   /**
@@ -141,11 +138,13 @@ export class DocChannel {
   receive(type: number, decoder: decoding.Decoder): void {
     switch (type) {
       case MessageType.sync: {
-        const encoder = startFrame(this.name, MessageType.sync)
-        const header = encoding.length(encoder)
         const kind = decoding.readVarUint(decoder)
-        if (kind === syncProtocol.messageYjsSyncStep1) syncProtocol.readSyncStep1(decoder, encoder, this.doc)
-        else if (kind === syncProtocol.messageYjsSyncStep2 || kind === syncProtocol.messageYjsUpdate) {
+        if (kind === syncProtocol.messageYjsSyncStep1) {
+          // Only a step 1 gets an answer: the step 2 with what the relay lacks.
+          const encoder = startFrame(this.name, MessageType.sync)
+          syncProtocol.readSyncStep1(decoder, encoder, this.doc)
+          this.#send?.(encoding.toUint8Array(encoder))
+        } else if (kind === syncProtocol.messageYjsSyncStep2 || kind === syncProtocol.messageYjsUpdate) {
           // Applied through the hub, so the local store keeps these bytes instead of Yjs
           // encoding them again.
           const update = decoding.readVarUint8Array(decoder)
@@ -157,7 +156,6 @@ export class DocChannel {
             console.error('colloquy: error while applying an update', error)
           }
         } else throw new Error(`unknown sync message ${kind}`)
-        if (encoding.length(encoder) > header && this.#send) this.#send(encoding.toUint8Array(encoder))
         if (kind === syncProtocol.messageYjsSyncStep1 && this.#send) this.#answered = true
         if (kind === syncProtocol.messageYjsSyncStep2 && !this.#synced) {
           this.#synced = true

@@ -1,5 +1,6 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
+import * as syncProtocol from 'y-protocols/sync'
 
 /**
  * The wire format. Each frame carries one y-websocket message for one document:
@@ -65,6 +66,13 @@ export const encodeDenied = (docName: string, reason: string): Uint8Array => {
   const encoder = startFrame(docName, MessageType.auth)
   encoding.writeVarUint(encoder, 0)
   encoding.writeVarString(encoder, reason)
+  return encoding.toUint8Array(encoder)
+}
+
+/** A sync frame carrying the Yjs update `update` (y-websocket's "update" message). */
+export const encodeUpdateFrame = (docName: string, update: Uint8Array): Uint8Array => {
+  const encoder = startFrame(docName, MessageType.sync)
+  syncProtocol.writeUpdate(encoder, update)
   return encoding.toUint8Array(encoder)
 }
 
