@@ -3,17 +3,12 @@ import * as encoding from 'lib0/encoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
-import {
-  addDeletes,
-  type DeleteRanges,
-  encodeUpdateSince,
-  type Transaction,
-  transactionChanged,
-} from '../src/doc-updates.ts'
+import { addDeletes, type DeleteRanges, encodeUpdateSince, type Transaction } from '../src/doc-updates.ts'
+import { unrefTimer } from '../src/runtime.ts'
 import { ConversationDocument } from '../src/schema/layout.ts'
 import { Sequencer } from '../src/schema/sequencer.ts'
 import type { StorageAdapter } from '../src/storage/adapter.ts'
-import { COMPACT_DELAY_MS, CompactionPolicy, unrefTimer } from '../src/storage/persistence.ts'
+import { COMPACT_DELAY_MS, CompactionPolicy } from '../src/storage/persistence.ts'
 import {
   encodeAwarenessFrame,
   encodeDenied,
@@ -463,18 +458,17 @@ export class RelayCore {
   #touch(d: LoadedDoc): void {
     d.activeAt = performance.now()
     if (d.sleepTimer || this.#sleepAfterMs <= 0 || this.#closed) return
-    const check = () => {
-      d.sleepTimer = null
-      const quietFor = performance.now() - d.activeAt
-      if (quietFor < this.#sleepAfterMs) {
-        d.sleepTimer = setTimeout(check, this.#sleepAfterMs - quietFor + 1)
-        unrefTimer(d.sleepTimer)
-        return
-      }
-      void d.chain.then(() => this.#sleep(d))
+    // One timer per document, re-armed for what is left of the quiet time (not reset on every update).
+    const arm = (ms: number) => {
+      d.sleepTimer = setTimeout(() => {
+        d.sleepTimer = null
+        const quietFor = performance.now() - d.activeAt
+        if (quietFor < this.#sleepAfterMs) arm(this.#sleepAfterMs - quietFor + 1)
+        else void d.chain.then(() => this.#sleep(d))
+      }, ms)
+      unrefTimer(d.sleepTimer)
     }
-    d.sleepTimer = setTimeout(check, this.#sleepAfterMs)
-    unrefTimer(d.sleepTimer)
+    arm(this.#sleepAfterMs)
   }
 
   /** Puts a quiet document to sleep: only its subscribers (and who typed under which clientID) stay. */
@@ -675,16 +669,19 @@ export class RelayCore {
    * of messages and their stamps in one transaction.
    */
   #onTransaction(d: LoadedDoc, tr: Transaction): void {
-    if (!transactionChanged(tr)) return
-    d.activeAt = performance.now()
-    addDeletes(d.pendingDeletes, tr)
-    d.pendingOrigins.add(tr.origin)
+    // One pass over the state vector: which clients this transaction wrote, and whether it changed anything.
     const author = tr.origin instanceof CoreConnection ? tr.origin : MIXED
+    let changed = tr.deleteSet.clients.size > 0
     for (const [client, clock] of tr.afterState) {
       if ((tr.beforeState.get(client) ?? 0) === clock) continue
+      changed = true
       const known = d.pendingAuthors.get(client)
       d.pendingAuthors.set(client, known === undefined || known === author ? author : MIXED)
     }
+    if (!changed) return
+    d.activeAt = performance.now()
+    addDeletes(d.pendingDeletes, tr)
+    d.pendingOrigins.add(tr.origin)
     if (d.pendingSince !== null) return
     d.pendingSince = tr.beforeState
     // Every document changed in this turn is flushed by one callback, so their appends share one

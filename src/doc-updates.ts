@@ -19,7 +19,7 @@ export type Transaction = {
 }
 
 /** Whether a transaction added or deleted anything. */
-export const transactionChanged = (tr: Transaction): boolean => {
+const transactionChanged = (tr: Transaction): boolean => {
   if (tr.deleteSet.clients.size > 0) return true
   for (const [client, clock] of tr.afterState) if (tr.beforeState.get(client) !== clock) return true
   return false

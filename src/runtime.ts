@@ -9,6 +9,11 @@ export interface Scheduler {
 /** Fills a buffer with random bytes. The default is the platform's CSPRNG. */
 export type RandomSource = (buffer: Uint8Array) => Uint8Array
 
+/** Lets a pending timer not keep a Node process alive (a no-op for other handles). */
+export const unrefTimer = (handle: unknown): void => {
+  ;(handle as { unref?: () => void } | null)?.unref?.()
+}
+
 export const systemScheduler: Scheduler = {
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),

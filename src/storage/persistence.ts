@@ -1,7 +1,7 @@
 import * as Y from 'yjs'
 import { DocUpdates } from '../doc-updates.ts'
 import { STORAGE_ORIGIN } from '../origins.ts'
-import { type Scheduler, systemScheduler } from '../runtime.ts'
+import { type Scheduler, systemScheduler, unrefTimer } from '../runtime.ts'
 import type { StorageAdapter } from './adapter.ts'
 
 /**
@@ -62,11 +62,6 @@ export interface PersistenceOptions {
    * path of every few hundred updates. 0 compacts at once.
    */
   compactDelayMs?: number
-}
-
-/** Lets a pending timer not keep a Node process alive. */
-export const unrefTimer = (handle: unknown): void => {
-  ;(handle as { unref?: () => void } | null)?.unref?.()
 }
 
 /**
