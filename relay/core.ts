@@ -4,9 +4,11 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import { addDeletes, type DeleteRanges, encodeUpdateSince, type Transaction } from '../src/doc-updates.ts'
+import { invalidArgument } from '../src/errors.ts'
 import { unrefTimer } from '../src/runtime.ts'
 import { ConversationDocument } from '../src/schema/layout.ts'
 import { Sequencer } from '../src/schema/sequencer.ts'
+import { checkDuration, checkOneOf } from '../src/schema/validate.ts'
 import type { StorageAdapter } from '../src/storage/adapter.ts'
 import { COMPACT_DELAY_MS, CompactionPolicy } from '../src/storage/persistence.ts'
 import {
@@ -199,13 +201,15 @@ export class RelayCore {
   constructor(options: RelayCoreOptions) {
     this.#storage = options.storage
     this.#now = options.now ?? Date.now
-    this.#idleUnloadMs = options.idleUnloadMs ?? 30_000
-    this.#sleepAfterMs = options.sleepAfterMs ?? 30_000
-    this.#compactEvery = options.compactEvery ?? 500
-    this.#compactDelayMs = options.compactDelayMs ?? COMPACT_DELAY_MS
-    this.#defer = options.batch === 'microtask' ? queueMicrotask : (fn) => setImmediate(fn)
-    this.#batchWindowMs = options.batch === 'microtask' ? 0 : (options.batchWindowMs ?? 2)
-    const every = this.#compactEvery
+    this.#idleUnloadMs = checkDuration(options.idleUnloadMs, 30_000, 'idleUnloadMs')
+    this.#sleepAfterMs = checkDuration(options.sleepAfterMs, 30_000, 'sleepAfterMs')
+    const every = options.compactEvery ?? 500
+    if (!Number.isInteger(every) || every < 1) throw invalidArgument('compactEvery must be a positive integer')
+    this.#compactEvery = every
+    this.#compactDelayMs = checkDuration(options.compactDelayMs, COMPACT_DELAY_MS, 'compactDelayMs')
+    const batch = options.batch === undefined ? 'turn' : checkOneOf(options.batch, ['turn', 'microtask'], 'batch')
+    this.#defer = batch === 'microtask' ? queueMicrotask : (fn) => setImmediate(fn)
+    this.#batchWindowMs = batch === 'microtask' ? 0 : checkDuration(options.batchWindowMs, 2, 'batchWindowMs')
     this.#newLog = (updates) => {
       const log = new CompactionPolicy(every)
       log.loaded(
@@ -214,7 +218,7 @@ export class RelayCore {
       )
       return log
     }
-    this.#inboxIntervalMs = options.inboxIntervalMs ?? 1000
+    this.#inboxIntervalMs = checkDuration(options.inboxIntervalMs, 1000, 'inboxIntervalMs')
     this.#onError = options.onError ?? (() => {})
     this.#maxDocs = options.maxDocumentsPerConnection ?? 5000
     this.metrics = options.metrics ?? null

@@ -4,7 +4,8 @@ import type { Duplex } from 'node:stream'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { type RawData, WebSocket, WebSocketServer } from 'ws'
-import { ColloquyError } from '../src/errors.ts'
+import { ColloquyError, invalidArgument } from '../src/errors.ts'
+import { checkDuration } from '../src/schema/validate.ts'
 import type { StorageAdapter } from '../src/storage/adapter.ts'
 import { createSqliteStorage } from '../src/storage/sqlite.ts'
 import { ControlType } from '../src/sync/protocol.ts'
@@ -94,18 +95,27 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
   const limits: RelayLimits = { ...DEFAULT_LIMITS, ...options.limits }
   const logger = options.logger ?? silentLogger
   const metrics = new RelayMetrics()
+  const heartbeatMs = checkDuration(options.heartbeatMs, 30_000, 'heartbeatMs')
+  if (heartbeatMs === 0) throw invalidArgument('heartbeatMs must be more than 0')
   const ownsStorage = options.storage === undefined
   const storage = options.storage ?? createSqliteStorage({ path: options.dataPath ?? ':memory:' })
-  const core = new RelayCore({
-    storage,
-    now: options.now,
-    idleUnloadMs: options.idleUnloadMs,
-    sleepAfterMs: options.sleepAfterMs,
-    maxDocumentsPerConnection: limits.maxDocumentsPerConnection,
-    metrics,
-    onError: (error) =>
-      logger.error('relay_error', { message: error instanceof Error ? error.message : String(error) }),
-  })
+  let core: RelayCore
+  try {
+    core = new RelayCore({
+      storage,
+      now: options.now,
+      idleUnloadMs: options.idleUnloadMs,
+      sleepAfterMs: options.sleepAfterMs,
+      maxDocumentsPerConnection: limits.maxDocumentsPerConnection,
+      metrics,
+      onError: (error) =>
+        logger.error('relay_error', { message: error instanceof Error ? error.message : String(error) }),
+    })
+  } catch (error) {
+    // A bad option: the store this call opened is closed again.
+    if (ownsStorage) await storage.close()
+    throw error
+  }
   const sessions = new Set<Session>()
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes })
 
@@ -293,7 +303,6 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req, url))
   })
 
-  const heartbeatMs = options.heartbeatMs ?? 30_000
   const heartbeat = setInterval(() => {
     for (const s of sessions) {
       if (!s.alive) {

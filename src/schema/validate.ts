@@ -50,6 +50,17 @@ export const checkCount = (value: unknown, max: number, what = 'count'): number 
   return value
 }
 
+/** Longest delay a timer can take (setTimeout's 32-bit limit, about 24.8 days). */
+const MAX_DELAY_MS = 2 ** 31 - 1
+
+/** A duration option in ms: a finite number from 0 to about 24.8 days, or the default when absent. */
+export const checkDuration = (value: unknown, fallback: number, what: string): number => {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_DELAY_MS)
+    throw invalidArgument(`${what} must be a number of milliseconds from 0 to ${MAX_DELAY_MS}`)
+  return value
+}
+
 export const checkOneOf = <T extends string>(value: unknown, allowed: readonly T[], what: string): T => {
   if (typeof value !== 'string' || !allowed.includes(value as T))
     throw invalidArgument(`${what} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}`)

@@ -4,9 +4,10 @@
  * indices, typing, removal and a new device's first sync all work on a document that was asleep.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Relay } from '../../relay/index.ts'
+import { createRelay, type Relay, RelayCore } from '../../relay/index.ts'
 import type { Conversation, Message } from '../../src/index.ts'
-import { Harness, messagesOf, waitFor, waitUntil } from './helpers.ts'
+import { createMemoryStorage } from '../../src/storage/memory.ts'
+import { Harness, messagesOf, SECRET, waitFor, waitUntil } from './helpers.ts'
 
 const SLEEP_MS = 40
 
@@ -22,9 +23,7 @@ describe('relay: quiet documents sleep', () => {
     const conv = await alice.createConversation({ join: true, friendlyName: 'sleepy' })
     await conv.add('bob')
     const bconv = await bobAdded
-    const first = waitFor<Message>(bconv, 'messageAdded', (m) => m.index !== null, 5_000).catch(() => null)
     await conv.sendMessage('before sleep')
-    await first
     await waitUntil(
       async () => (await messagesOf(bconv)).some((m) => m.body === 'before sleep' && m.index !== null),
       'bob has the first message, sequenced',
@@ -97,5 +96,25 @@ describe('relay: quiet documents sleep', () => {
     await conv.sendMessage('after bob left')
     expect((await messagesOf(conv)).map((m) => m.body)).toEqual(['before sleep', 'typed', 'after bob left'])
     expect(alice.connectionState).toBe('connected')
+  })
+
+  it('refuses timing options that are not durations, with a typed error', async () => {
+    const auth = { secret: SECRET }
+    for (const bad of [
+      { sleepAfterMs: -1 },
+      { sleepAfterMs: Number.NaN },
+      { sleepAfterMs: Number.POSITIVE_INFINITY },
+      { idleUnloadMs: '30' as unknown as number },
+      { heartbeatMs: 0 },
+    ]) {
+      await expect(createRelay({ auth, ...bad })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    }
+    const storage = createMemoryStorage()
+    expect(() => new RelayCore({ storage, batchWindowMs: -2 })).toThrow(/batchWindowMs/)
+    expect(() => new RelayCore({ storage, batch: 'later' as 'turn' })).toThrow(/batch must be one of/)
+    expect(() => new RelayCore({ storage, compactEvery: 0 })).toThrow(/compactEvery/)
+    // 0 is allowed: it keeps subscribed documents loaded.
+    const relay = await h.relay({ sleepAfterMs: 0 })
+    expect(relay.core.sleepingDocuments).toBe(0)
   })
 })
