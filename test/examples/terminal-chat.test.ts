@@ -5,29 +5,19 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createRelay, type Relay, signToken } from '../../relay/index.ts'
 import { Client } from '../../src/index.ts'
+import { freePort } from '../relay/helpers.ts'
 
 const MAIN = fileURLToPath(new URL('../../examples/terminal-chat/main.ts', import.meta.url))
 const SECRET = 'terminal-chat-test-secret-0123456789abcdef'
 const WAIT_MS = 10_000
 
 const tokenFor = (identity: string): Promise<string> => signToken({ identity, secret: SECRET })
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
 
 /** One terminal chat process; `waitFor` matches its output from where the last match ended. */
 class Terminal {
