@@ -1,6 +1,7 @@
 import { createStores } from 'lib0/indexeddb'
 import { ColloquyError, closedError } from '../errors.ts'
 import type { StorageAdapter } from './adapter.ts'
+import { checkBytes, checkCount, checkDocName, checkPrefix } from './checks.ts'
 
 /** Options for {@link createIndexedDbStorage}. */
 export interface IndexedDbStorageOptions {
@@ -49,7 +50,7 @@ export class IndexedDbStorage implements StorageAdapter {
       )
     }
     const prefix = options.prefix ?? 'colloquy:'
-    if (typeof prefix !== 'string') throw new ColloquyError('INVALID_ARGUMENT', 'prefix must be a string')
+    checkPrefix(prefix)
     this.#factory = factory
     this.#prefix = prefix
   }
@@ -122,7 +123,7 @@ export class IndexedDbStorage implements StorageAdapter {
   /** {@inheritDoc StorageAdapter.list} */
   list(prefix = ''): Promise<string[]> {
     return this.#track(async () => {
-      if (typeof prefix !== 'string') throw new ColloquyError('INVALID_ARGUMENT', 'prefix must be a string')
+      checkPrefix(prefix)
       const full = this.#prefix + prefix
       const databases = await this.#factory.databases()
       const names: string[] = []
@@ -283,22 +284,4 @@ function toBytes(value: unknown): Uint8Array {
   if (value instanceof ArrayBuffer) return new Uint8Array(value)
   if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
   throw new ColloquyError('INVALID_ARGUMENT', 'the IndexedDB updates store holds a value that is not binary')
-}
-
-function checkDocName(docName: unknown): asserts docName is string {
-  if (typeof docName !== 'string' || docName.length === 0) {
-    throw new ColloquyError('INVALID_ARGUMENT', 'document name must be a non-empty string')
-  }
-}
-
-function checkBytes(value: unknown, what: string): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array) && Object.prototype.toString.call(value) !== '[object Uint8Array]') {
-    throw new ColloquyError('INVALID_ARGUMENT', `${what} must be a Uint8Array`)
-  }
-}
-
-function checkCount(count: unknown): asserts count is number {
-  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
-    throw new ColloquyError('INVALID_ARGUMENT', 'count must be a non-negative integer')
-  }
 }

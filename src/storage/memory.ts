@@ -1,5 +1,6 @@
 import { ColloquyError, closedError } from '../errors.ts'
 import type { StorageAdapter } from './adapter.ts'
+import { checkBytes, checkCount, checkDocName, checkPrefix } from './checks.ts'
 
 /**
  * A storage adapter that keeps every log in process memory.
@@ -86,26 +87,4 @@ export class MemoryStorage implements StorageAdapter {
  */
 export function createMemoryStorage(): MemoryStorage {
   return new MemoryStorage()
-}
-
-function checkDocName(docName: unknown): asserts docName is string {
-  if (typeof docName !== 'string' || docName.length === 0) {
-    throw new ColloquyError('INVALID_ARGUMENT', 'document name must be a non-empty string')
-  }
-}
-
-function checkBytes(value: unknown, what: string): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array) && Object.prototype.toString.call(value) !== '[object Uint8Array]') {
-    throw new ColloquyError('INVALID_ARGUMENT', `${what} must be a Uint8Array`)
-  }
-}
-
-function checkCount(count: unknown): asserts count is number {
-  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
-    throw new ColloquyError('INVALID_ARGUMENT', 'count must be a non-negative integer')
-  }
-}
-
-function checkPrefix(prefix: unknown): asserts prefix is string {
-  if (typeof prefix !== 'string') throw new ColloquyError('INVALID_ARGUMENT', 'prefix must be a string')
 }

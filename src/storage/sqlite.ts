@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { ColloquyError, closedError } from '../errors.ts'
 import type { StorageAdapter } from './adapter.ts'
+import { checkBytes, checkCount, checkDocName, checkPrefix } from './checks.ts'
 
 /** Options for {@link createSqliteStorage}. */
 export interface SqliteStorageOptions {
@@ -167,7 +168,7 @@ export class SqliteStorage implements StorageAdapter {
   async list(prefix = ''): Promise<string[]> {
     this.#assertOpen()
     this.#flush()
-    if (typeof prefix !== 'string') throw new ColloquyError('INVALID_ARGUMENT', 'prefix must be a string')
+    checkPrefix(prefix)
     const names: string[] = []
     // Names sharing a prefix are contiguous in SQLite's byte order, so stop at the first miss.
     for (const name of this.#docsFrom.iterate(prefix)) {
@@ -234,22 +235,4 @@ function toPlainBytes(buffer: Buffer): Uint8Array {
     return new Uint8Array(buffer.buffer, 0, buffer.byteLength)
   }
   return new Uint8Array(buffer)
-}
-
-function checkDocName(docName: unknown): asserts docName is string {
-  if (typeof docName !== 'string' || docName.length === 0) {
-    throw new ColloquyError('INVALID_ARGUMENT', 'document name must be a non-empty string')
-  }
-}
-
-function checkBytes(value: unknown, what: string): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array) && Object.prototype.toString.call(value) !== '[object Uint8Array]') {
-    throw new ColloquyError('INVALID_ARGUMENT', `${what} must be a Uint8Array`)
-  }
-}
-
-function checkCount(count: unknown): asserts count is number {
-  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
-    throw new ColloquyError('INVALID_ARGUMENT', 'count must be a non-negative integer')
-  }
 }
