@@ -511,7 +511,7 @@ const checkSemantics = (
           break
         }
         if (author !== identity) refuse('only the author may edit a message')
-        if (!me || me.access !== 'ReadWrite') refuse('read-only participants may not edit')
+        if (me?.access !== 'ReadWrite') refuse('read-only participants may not edit')
         break
       }
       case ROOTS.reactions: {

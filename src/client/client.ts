@@ -38,9 +38,8 @@ const mergeCarry = (a: CarryOver, b: CarryOver): CarryOver => ({
   prefs: { ...a.prefs, ...b.prefs },
 })
 
-import type { Message, MessageUpdateReason } from './message.ts'
+import type { Message } from './message.ts'
 import { type Paginator, pageByPosition } from './paginator.ts'
-import type { Participant, ParticipantUpdateReason } from './participant.ts'
 import {
   type ConversationListSubscription,
   type ConversationSnapshot,
@@ -97,21 +96,26 @@ export interface CreateConversationOptions {
   join?: boolean
 }
 
+/** The conversation events the client re-emits for every conversation, with the same payloads. */
+type ForwardedEvents = Pick<
+  ConversationEvents,
+  | 'messageAdded'
+  | 'messageUpdated'
+  | 'messageRemoved'
+  | 'participantJoined'
+  | 'participantLeft'
+  | 'participantUpdated'
+  | 'typingStarted'
+  | 'typingEnded'
+>
+
 /** Events of the client: every conversation's events, plus the client's own. */
-export interface ClientEvents {
+export interface ClientEvents extends ForwardedEvents {
   conversationAdded(conversation: Conversation): void
   conversationJoined(conversation: Conversation): void
   conversationLeft(conversation: Conversation): void
   conversationRemoved(conversation: Conversation): void
   conversationUpdated(payload: Parameters<ConversationEvents['updated']>[0]): void
-  messageAdded(message: Message): void
-  messageUpdated(payload: { message: Message; updateReasons: MessageUpdateReason[] }): void
-  messageRemoved(message: Message): void
-  participantJoined(participant: Participant): void
-  participantLeft(participant: Participant): void
-  participantUpdated(payload: { participant: Participant; updateReasons: ParticipantUpdateReason[] }): void
-  typingStarted(participant: Participant): void
-  typingEnded(participant: Participant): void
   userUpdated(payload: { user: User; updateReasons: UserUpdateReason[] }): void
   connectionStateChanged(state: ConnectionState): void
   /** The token expires within a minute (or 10% of its lifetime): call `updateToken` unless you gave a token function. */
