@@ -569,16 +569,21 @@ export class RelayCore {
     d.log = this.#newLog(updates)
     doc.on('afterTransactionCleanup', (tr: Transaction) => this.#onTransaction(d, tr))
     // This load's clientID is never bound up front (that would write to every document loaded, even
-    // only to be read): the validator refuses it to clients outright, and the relay binds it before
-    // its first own write (below, and before applying a client's update).
+    // only to be read): the validator refuses it to clients outright, and the sequencer binds it in
+    // the transaction of its first stamps.
     if (conv) {
       d.members = this.#membersOf(conv)
       d.last = lastMessageOf(conv)
-      d.sequencer = new Sequencer(doc, { now: this.#now })
-      // The sequencer may have stamped leftovers at once: record whose clientID wrote them.
-      if (doc.store.clients.has(doc.clientID) && !doc.getMap(CLIENTS_ROOT).has(String(doc.clientID))) {
-        Y.transact(doc, () => doc.getMap(CLIENTS_ROOT).set(String(doc.clientID), RELAY_IDENTITY), RELAY_ORIGIN)
-      }
+      // The relay's clientID is bound in the same transaction as its first stamps (a load that
+      // only answers reads writes nothing).
+      const bindings = doc.getMap<string>(CLIENTS_ROOT)
+      const self = String(doc.clientID)
+      d.sequencer = new Sequencer(doc, {
+        now: this.#now,
+        beforeStamp: () => {
+          if (!bindings.has(self)) bindings.set(self, RELAY_IDENTITY)
+        },
+      })
       conv.participants.observe((event) => {
         for (const [identity, change] of event.changes.keys) {
           if (change.action === 'delete' && identity !== conv.get('createdBy', '')) d.kicks.add(identity)
@@ -957,14 +962,6 @@ export class CoreConnection {
               () => {
                 for (const c of verdict.newClients) bindings.set(String(c), this.identity)
               },
-              RELAY_ORIGIN,
-            )
-          }
-          // Bind the relay's clientID on creation, before the sequencer writes under it.
-          if (!d.doc.getMap(CLIENTS_ROOT).has(String(d.doc.clientID))) {
-            Y.transact(
-              d.doc,
-              () => d.doc.getMap(CLIENTS_ROOT).set(String(d.doc.clientID), RELAY_IDENTITY),
               RELAY_ORIGIN,
             )
           }

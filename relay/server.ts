@@ -262,9 +262,22 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
         }
         s.identity = verified.identity
         armExpiry(s, verified)
+        // Frames sent in one run of the event loop's microtasks leave in one write (one syscall),
+        // not one each: a client joining many documents gets two answers per document at once.
+        const raw = req.socket
+        let corked = false
+        const uncork = () => {
+          corked = false
+          raw.uncork()
+        }
         s.conn = core.connect(verified.identity, {
           send: (data) => {
             if (ws.readyState !== WebSocket.OPEN) return
+            if (!corked) {
+              corked = true
+              raw.cork()
+              process.nextTick(uncork)
+            }
             if (s.docName === null) {
               ws.send(data)
               return

@@ -17,11 +17,17 @@ export class Sequencer {
   readonly #doc: ConversationDocument
   readonly #now: () => number
   #next = 0
+  readonly #beforeStamp: (() => void) | undefined
   readonly #observer: (event: Y.YMapEvent<MessageRecord>) => void
 
-  constructor(doc: Y.Doc, options: { now?: () => number } = {}) {
+  /**
+   * `beforeStamp` runs inside each stamping transaction, before the stamps are written (the relay
+   * binds its clientID there, so the binding and the first stamps under it are one update).
+   */
+  constructor(doc: Y.Doc, options: { now?: () => number; beforeStamp?: () => void } = {}) {
     this.#doc = new ConversationDocument(doc)
     this.#now = options.now ?? Date.now
+    this.#beforeStamp = options.beforeStamp
     this.#doc.stamps.forEach((stamp) => {
       if (stamp.i >= this.#next) this.#next = stamp.i + 1
     })
@@ -54,6 +60,7 @@ export class Sequencer {
     if (records.length === 0) return
     const t = this.#now()
     this.#doc.doc.transact(() => {
+      this.#beforeStamp?.()
       for (const m of records) {
         if (stamps.has(m.id)) continue
         const stamp: StampRecord = { i: this.#next++, t }
