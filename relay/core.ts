@@ -32,8 +32,11 @@ import {
 import type { RelayMetrics } from './metrics.ts'
 import {
   CLIENTS_ROOT,
+  changesNothing,
   isNoopUpdate,
   RELAY_IDENTITY,
+  type SleepingState,
+  sleepingStateOf,
   validateConversationUpdate,
   validateProfileUpdate,
 } from './validate.ts'
@@ -148,8 +151,17 @@ interface LoadedDoc {
   /** Which identity published awareness under which clientID, kept while loaded (reconnects included). */
   awarenessIdentities: Map<number, string>
   idleTimer: ReturnType<typeof setTimeout> | null
-  /** Asleep: subscribed, but its Y.Doc was let go; the next frame for it loads it again. */
+  /**
+   * Asleep: subscribed, but its Y.Doc was let go; the next frame that needs it loads it again (an
+   * update that would change nothing, an unsubscribe or an awareness query do not).
+   */
   asleep: boolean
+  /** While asleep: what tells an update that would change nothing. */
+  slept: SleepingState | null
+  /** Nothing was written or typed since it was loaded (or woken). */
+  quiet: boolean
+  /** The one stored entry it was built from, while nothing changed: the answer to a first sync, as is. */
+  loadedFrom: Uint8Array | null
   /** When it last changed or saw typing (performance.now()), for going to sleep. */
   activeAt: number
   sleepTimer: ReturnType<typeof setTimeout> | null
@@ -248,6 +260,7 @@ export class RelayCore {
     if (d.awareness) return d.awareness
     if ((d.kind !== 'conv' && d.kind !== 'user') || d.doc.isDestroyed) return null
     const awareness = new awarenessProtocol.Awareness(d.doc)
+    d.quiet = false
     // The relay publishes no state of its own (presence aside, set by the caller).
     awareness.setLocalState(null)
     awareness.on('update', ({ added, updated, removed }: AwarenessChange, origin: unknown) => {
@@ -456,6 +469,7 @@ export class RelayCore {
     // A destroyed Y.Doc still holds its whole store: drop the references.
     d.doc = DESTROYED_DOC
     d.conv = null
+    d.loadedFrom = null
   }
 
   /** Notes activity on `d` and makes sure it goes to sleep once quiet (if it may). */
@@ -505,8 +519,46 @@ export class RelayCore {
       return
     }
     d.asleep = true
+    d.slept = sleepingStateOf(d.doc)
     this.#asleep.set(d.name, d)
     this.#release(d)
+  }
+
+  /**
+   * @internal After answering a first sync: a conversation loaded (or woken) only for that, with
+   * nothing written or typed since, goes back to sleep at once. A client that opens a thousand
+   * conversations leaves a thousand sleeping records, not a thousand Y.Docs.
+   */
+  _answered(d: LoadedDoc): void {
+    if (d.kind !== 'conv' || !d.quiet || d.asleep || this.#sleepAfterMs <= 0) return
+    if (!d.conv?.exists || d.conv.get('deleted', false)) return
+    this.#sleep(d, true)
+  }
+
+  /**
+   * @internal Handles a frame for a document asleep without waking it, when nothing in the frame
+   * needs the document: an unsubscribe, an awareness query (nobody publishes any on a sleeping
+   * document), an update that would change nothing (a client's answer to the relay's sync step 1,
+   * typically). Returns whether it did.
+   */
+  _whileAsleep(conn: CoreConnection, name: string, type: number, decoder: decoding.Decoder): boolean {
+    const d = this.#asleep.get(name)
+    if (!d?.subscribers.has(conn)) return false
+    switch (type) {
+      case MessageType.unsubscribe:
+        this._unsubscribe(conn, d)
+        return true
+      case MessageType.queryAwareness:
+        return true
+      case MessageType.sync: {
+        const dec = decoding.clone(decoder)
+        const kind = decoding.readVarUint(dec)
+        if (kind !== syncProtocol.messageYjsSyncStep2 && kind !== syncProtocol.messageYjsUpdate) return false
+        return d.slept !== null && changesNothing(d.slept, decoding.readVarUint8Array(dec))
+      }
+      default:
+        return false
+    }
   }
 
   /** Loads an asleep document again, into the same record (its subscribers stay subscribed). */
@@ -543,6 +595,9 @@ export class RelayCore {
       awarenessIdentities: new Map(),
       idleTimer: null,
       asleep: false,
+      slept: null,
+      quiet: true,
+      loadedFrom: null,
       activeAt: performance.now(),
       sleepTimer: null,
       compactTimer: null,
@@ -567,6 +622,9 @@ export class RelayCore {
     d.awareness = null
     d.sequencer = null
     d.log = this.#newLog(updates)
+    d.slept = null
+    d.quiet = true
+    d.loadedFrom = updates.length === 1 ? updates[0]! : null
     doc.on('afterTransactionCleanup', (tr: Transaction) => this.#onTransaction(d, tr))
     // This load's clientID is never bound up front (that would write to every document loaded, even
     // only to be read): the validator refuses it to clients outright, and the sequencer binds it in
@@ -689,6 +747,8 @@ export class RelayCore {
     }
     if (!changed) return
     d.activeAt = performance.now()
+    d.quiet = false
+    d.loadedFrom = null
     addDeletes(d.pendingDeletes, tr)
     d.pendingOrigins.add(tr.origin)
     if (d.pendingSince !== null) return
@@ -883,12 +943,19 @@ export class CoreConnection {
 
   async #handle(data: Uint8Array): Promise<void> {
     const { docName, type, decoder } = readFrame(data)
+    if (this.#core._whileAsleep(this, docName, type, decoder)) return
     const loading = this.#core._load(docName)
     if (!loading) {
       this.send(encodeDenied(docName, 'unknown document'))
       return
     }
-    const d = await loading
+    let d = await loading
+    // Put back to sleep while this frame waited (another connection's first sync was answered).
+    while (d.asleep && !this.#closed) {
+      const again = this.#core._load(docName)
+      if (!again) return
+      d = await again
+    }
     if (this.#closed) return
     if (type === MessageType.unsubscribe) {
       this.#core._unsubscribe(this, d)
@@ -915,8 +982,16 @@ export class CoreConnection {
           // The answer is taken now and sent once everything applied before it is stored; what is
           // applied while we wait reaches this (already subscribed) connection by the broadcast,
           // after it is stored.
+          decoding.readVarUint(decoder)
+          const sv = decoding.readVarUint8Array(decoder)
           const encoder = startFrame(docName, MessageType.sync)
-          syncProtocol.readSyncMessage(decoder, encoder, d.doc, this)
+          encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2)
+          // A client with nothing (an empty state vector) gets the one stored entry the document
+          // was built from, if nothing changed since: the same state, without encoding it again.
+          encoding.writeVarUint8Array(
+            encoder,
+            d.loadedFrom !== null && sv.length === 1 && sv[0] === 0 ? d.loadedFrom : Y.encodeStateAsUpdate(d.doc, sv),
+          )
           const step1 = startFrame(docName, MessageType.sync)
           syncProtocol.writeSyncStep1(step1, d.doc)
           // Updates of this turn are in the answer: put them on the chain before waiting for it.
@@ -932,6 +1007,7 @@ export class CoreConnection {
               ),
             )
           }
+          this.#core._answered(d)
           return
         }
         decoding.readVarUint(decoder)

@@ -16,6 +16,9 @@ import { DEFAULT_LIMITS, type RelayLimits, TokenBucket } from './limits.ts'
 import { type Logger, silentLogger } from './log.ts'
 import { RelayMetrics } from './metrics.ts'
 
+/** Frames one connection's socket holds back at most before writing them (see `send` below). */
+const CORKED_FRAMES = 32
+
 /** Options of `createRelay`. */
 export interface RelayOptions {
   /** How tokens are verified (shared secret or public key). Required. */
@@ -262,22 +265,28 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
         }
         s.identity = verified.identity
         armExpiry(s, verified)
-        // Frames sent in one run of the event loop's microtasks leave in one write (one syscall),
-        // not one each: a client joining many documents gets two answers per document at once.
+        // Frames sent in one run of the event loop's microtasks leave together, a few dozen per
+        // write (one syscall), not one write each: a client joining many documents gets two
+        // answers per document. (Not all at once: the client starts on the first ones meanwhile.)
         const raw = req.socket
-        let corked = false
+        let corked = 0
         const uncork = () => {
-          corked = false
+          if (corked === 0) return
+          corked = 0
           raw.uncork()
         }
         s.conn = core.connect(verified.identity, {
           send: (data) => {
             if (ws.readyState !== WebSocket.OPEN) return
-            if (!corked) {
-              corked = true
+            if (corked === 0) {
               raw.cork()
               process.nextTick(uncork)
+            } else if (corked >= CORKED_FRAMES) {
+              raw.uncork()
+              raw.cork()
+              corked = 0
             }
+            corked++
             if (s.docName === null) {
               ws.send(data)
               return

@@ -724,3 +724,60 @@ export const isNoopUpdate = (doc: Y.Doc, update: Uint8Array): boolean => {
   }
   return true
 }
+
+/**
+ * What a document that goes to sleep keeps to recognise an update that would change nothing: its
+ * state vector and its delete set (encoded as an update without structs: a few bytes per range).
+ */
+export interface SleepingState {
+  sv: Map<number, number>
+  /** Null when nothing was ever deleted. */
+  deletes: Uint8Array | null
+}
+
+/** The {@link SleepingState} of `doc`. */
+export const sleepingStateOf = (doc: Y.Doc): SleepingState => {
+  const sv = new Map<number, number>()
+  for (const [client, structs] of doc.store.clients) {
+    const last = structs[structs.length - 1]!
+    sv.set(client, last.id.clock + last.length)
+  }
+  const deleted = Y.createDeleteSetFromStructStore(doc.store).clients.size > 0
+  return { sv, deletes: deleted ? Y.encodeStateAsUpdate(doc, Y.encodeStateVector(doc)) : null }
+}
+
+/** Whether the merged, sorted `ranges` of one client cover `[clock, clock + len)`. */
+const covered = (ranges: ReadonlyArray<{ clock: number; len: number }>, clock: number, len: number): boolean => {
+  let lo = 0
+  let hi = ranges.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    const r = ranges[mid]!
+    if (clock < r.clock) hi = mid - 1
+    else if (clock >= r.clock + r.len) lo = mid + 1
+    else return clock + len <= r.clock + r.len
+  }
+  return false
+}
+
+/** {@link isNoopUpdate} against a sleeping document's {@link SleepingState}. */
+export const changesNothing = (state: SleepingState, update: Uint8Array): boolean => {
+  let decoded: ReturnType<typeof Y.decodeUpdate>
+  try {
+    decoded = Y.decodeUpdate(update)
+  } catch {
+    return false
+  }
+  for (const struct of decoded.structs) {
+    if (struct.id.clock + struct.length > (state.sv.get(struct.id.client) ?? 0)) return false
+  }
+  if (decoded.ds.clients.size === 0) return true
+  if (state.deletes === null) return false
+  const known = Y.decodeUpdate(state.deletes).ds.clients
+  for (const [client, ranges] of decoded.ds.clients) {
+    const have = known.get(client)
+    if (!have) return false
+    for (const range of ranges) if (!covered(have, range.clock, range.len)) return false
+  }
+  return true
+}
