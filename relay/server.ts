@@ -36,7 +36,8 @@ export interface RelayOptions {
   /**
    * How long a document clients are subscribed to stays in memory without changes or typing
    * (default 30 s; 0 keeps it loaded while anyone is subscribed). Asleep, only its subscribers are
-   * kept, and the next frame for it loads it again from the store.
+   * kept, and the next frame that needs it loads it again from the store. A conversation loaded
+   * only to answer a first sync goes back to sleep at once (unless this is 0).
    */
   sleepAfterMs?: number
   /** Interval of WebSocket pings; a connection that misses one is dropped (default 30 s). */

@@ -300,7 +300,9 @@ export class TestNetwork {
       inboxIntervalMs: 0,
       compactDelayMs: 0,
       batch: 'microtask',
-      sleepAfterMs: 0,
+      // Never by timer within a simulation: documents sleep when told (`sleepDocuments`) and,
+      // as on a real relay, right after answering a first sync that only read them.
+      sleepAfterMs: 3_600_000,
       onError: (e) => this.errors.push(e),
     })
   }
