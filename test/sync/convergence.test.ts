@@ -762,6 +762,35 @@ describe('relay restarts and crashes', () => {
     expect(final.messages.length).toBe(7)
     watch!.expectStable()
   })
+
+  it('every device syncing a cold conversation at once after a restart gets all of it; it sleeps after', async () => {
+    // The relay loads the conversation once for the step 1s of four devices read in one batch,
+    // answers them all from that load and puts it back to sleep; their replies (each with a
+    // non-empty delete set, all of it known) leave it asleep.
+    const r = await room(['alice', 'alice#2:alice', 'bob', 'carol'])
+    const { alice, bob } = r.conv as Record<'alice' | 'bob', Conversation>
+    const sent = [...(await sendAll(alice, ['a0', 'a1', 'a2'])), ...(await sendAll(bob, ['b0']))]
+    await r.net.settle()
+    await (await alice.getMessageBySid(sent[1]!.sid)).updateBody('a1, edited')
+    await (await bob.getMessageBySid(sent[3]!.sid)).remove()
+    await r.net.settle()
+    await r.net.restartRelay()
+    await r.net.settle()
+    await rescan(r)
+    for (const p of r.peers) expect(p.client.connectionState).toBe('connected')
+    const view = await expectConverged(r.peers, r.sid, r.identities)
+    expectSequenced(view)
+    expect(view.messages.map((m) => m.body)).toEqual(['a0', 'a1, edited', 'a2'])
+    expect(r.net.relay._isAsleep(`conv/${r.sid}`)).toBe(true)
+    // A message wakes it, and everyone gets it.
+    const [late] = await sendAll(r.conv['carol']!, ['c0'])
+    await r.net.settle()
+    await rescan(r)
+    const after = await expectConverged(r.peers, r.sid, r.identities)
+    expect(after.messages.map((m) => m.body)).toEqual(['a0', 'a1, edited', 'a2', 'c0'])
+    expect(indexOf(after, late!.sid)).toBeGreaterThan(indexOf(after, sent[2]!.sid))
+    watch!.expectStable()
+  })
 })
 
 describe('a client restarted from its own storage', () => {
