@@ -783,7 +783,7 @@ describe('relay restarts and crashes', () => {
     expect(view.messages.map((m) => m.body)).toEqual(['a0', 'a1, edited', 'a2'])
     expect(r.net.relay._isAsleep(`conv/${r.sid}`)).toBe(true)
     // A message wakes it, and everyone gets it.
-    const [late] = await sendAll(r.conv['carol']!, ['c0'])
+    const [late] = await sendAll(r.conv.carol!, ['c0'])
     await r.net.settle()
     await rescan(r)
     const after = await expectConverged(r.peers, r.sid, r.identities)
