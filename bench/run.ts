@@ -16,14 +16,14 @@ import { benchFanout } from './fanout.ts'
 import { benchJoin } from './join.ts'
 import { script } from './proc.ts'
 import { progress, quick, type ScenarioResult, type TargetCheck, table } from './stats.ts'
-import { benchValidation } from './validation.ts'
+import { benchValidation, VALIDATION_ROUNDS } from './validation.ts'
 
 const SCENARIOS: Record<string, (runs: number) => Promise<ScenarioResult>> = {
   fanout: (runs) => benchFanout(runs),
   join: (runs) => benchJoin(runs),
   doc: (runs) => benchDocCost(runs),
   coldstart: (runs) => benchColdStart(runs),
-  validation: (runs) => benchValidation(Math.max(runs, quick ? 1 : 5)),
+  validation: (runs) => benchValidation(Math.max(runs, VALIDATION_ROUNDS)),
 }
 
 /** The heading each scenario's section starts with (the quick-mode test looks for these). */
@@ -54,7 +54,7 @@ for (const name of names) {
     process.exit(2)
   }
 }
-const runs = values.runs ? Number(values.runs) : quick ? 1 : 3
+const runs = values.runs ? Number(values.runs) : quick ? 1 : 5
 if (!Number.isInteger(runs) || runs < 1) {
   process.stderr.write('--runs must be a positive integer\n')
   process.exit(2)

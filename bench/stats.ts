@@ -21,22 +21,6 @@ export const percentile = (values: number[], p: number): number => {
   return sorted[rank]!
 }
 
-/**
- * Runs each contender once per round, in turn (run 1 of each, then run 2, …), so drift in the
- * machine's load hits all of them alike. Returns every contender's samples.
- */
-export const interleave = async <K extends string>(
-  rounds: number,
-  contenders: Record<K, () => Promise<number>>,
-): Promise<Record<K, number[]>> => {
-  const out = {} as Record<K, number[]>
-  for (const k of Object.keys(contenders) as K[]) out[k] = []
-  for (let r = 0; r < rounds; r++) {
-    for (const k of Object.keys(contenders) as K[]) out[k].push(await contenders[k]())
-  }
-  return out
-}
-
 export const fmt = (n: number, digits = 2): string =>
   Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(digits)
 
@@ -46,7 +30,10 @@ export const row = (name: string, s: Summary, unit: string, baseline?: Summary):
 /** Whether the suite runs in quick mode (CI: check that it works, numbers meaningless). */
 export const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1'
 
-/** Like `interleave`, for runs that return several measures at once. */
+/**
+ * Runs each contender once per round, in turn (run 1 of each, then run 2, …), so drift in the
+ * machine's load hits all of them alike. Returns every contender's results.
+ */
 export const interleaveRuns = async <K extends string, T>(
   rounds: number,
   contenders: Record<K, (round: number) => Promise<T>>,
