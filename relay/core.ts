@@ -54,6 +54,20 @@ const DESTROYED_DOC = (() => {
   return doc
 })()
 
+/** A map nobody may write: what a sleeping record holds instead of its per-turn collections. */
+class SealedMap<K, V> extends Map<K, V> {
+  override set(): this {
+    throw new Error('colloquy: a sleeping document was written to')
+  }
+}
+class SealedSet<T> extends Set<T> {
+  override add(): this {
+    throw new Error('colloquy: a sleeping document was written to')
+  }
+}
+const SEALED_MAP = new SealedMap<never, never>()
+const SEALED_SET = new SealedSet<never>()
+
 /** WebSocket close reasons are limited to 123 bytes. */
 const shortReason = (text: string): string => (text.length > 120 ? `${text.slice(0, 117)}...` : text)
 
@@ -521,6 +535,12 @@ export class RelayCore {
     }
     d.asleep = true
     d.slept = sleepingStateOf(d.doc)
+    // Asleep, nothing writes these (waking makes new ones): a sleeping record stays small.
+    d.pendingDeletes = SEALED_MAP
+    d.pendingOrigins = SEALED_SET
+    d.pendingAuthors = SEALED_MAP
+    d.kicks = SEALED_SET
+    d.leavers = SEALED_SET
     this.#asleep.set(d.name, d)
     this.#release(d)
   }
@@ -626,6 +646,11 @@ export class RelayCore {
     d.slept = null
     d.quiet = true
     d.loadedFrom = updates.length === 1 ? updates[0]! : null
+    d.pendingDeletes = new Map()
+    d.pendingOrigins = new Set()
+    d.pendingAuthors = new Map()
+    d.kicks = new Set()
+    d.leavers = new Set()
     doc.on('afterTransactionCleanup', (tr: Transaction) => this.#onTransaction(d, tr))
     // This load's clientID is never bound up front (that would write to every document loaded, even
     // only to be read): the validator refuses it to clients outright, and the sequencer binds it in
