@@ -87,7 +87,7 @@ export interface RelayCoreOptions {
   /**
    * How long a document that clients are subscribed to stays in memory without changes or typing
    * (ms, default 30 000; 0 keeps it loaded while anyone is subscribed). After that only who is
-   * subscribed is kept — a few hundred bytes instead of a whole Y.Doc — and the next frame that
+   * subscribed is kept — about 3 KiB instead of a whole Y.Doc — and the next frame that
    * needs it loads it again from the store. Most of a user's conversations are quiet most of the
    * time. A conversation loaded only to answer a first sync goes back to sleep at once (unless 0).
    */
