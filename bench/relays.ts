@@ -23,12 +23,12 @@ export interface RelayHandle {
  */
 export const startRelay = async (
   kind: RelayKind,
-  options: { db?: string; idleMs?: number } = {},
+  options: { db?: string; idleMs?: number; execArgv?: string[] } = {},
 ): Promise<RelayHandle> => {
   const args: string[] = [kind]
   if (options.db) args.push('--db', options.db)
   if (options.idleMs !== undefined) args.push('--idle', String(options.idleMs))
-  const child = new Child(`relay:${kind}`, 'relay-child.ts', args, { gc: true })
+  const child = new Child(`relay:${kind}`, 'relay-child.ts', args, { gc: true, execArgv: options.execArgv })
   const ready = await child.ready
   return {
     child,
