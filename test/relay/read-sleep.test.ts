@@ -5,8 +5,11 @@
  * thousand sleeping records on the relay, not a thousand Y.Docs, and no writes.
  */
 import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { CLIENTS_ROOT, RELAY_IDENTITY } from '../../relay/validate.ts'
 import type { Conversation } from '../../src/index.ts'
 import type { StorageAdapter } from '../../src/storage/adapter.ts'
+import { ROOTS } from '../../src/schema/layout.ts'
 import { createMemoryStorage } from '../../src/storage/memory.ts'
 import { Harness, messagesOf, waitUntil } from './helpers.ts'
 
@@ -108,5 +111,18 @@ describe('relay: documents opened only to be read', () => {
       async () => (await messagesOf(aconv)).some((m) => m.body === 'back' && m.index === reply.index),
       "alice's new device sees bob's message",
     )
+
+    // Every stamp in the store was written under a clientID bound to the relay, each load's own:
+    // the binding travels with the first stamps of that load (the read-only loads bound nothing).
+    await relay.core.flush()
+    const stored2 = new Y.Doc()
+    for (const u of await inner.load(name)) Y.applyUpdate(stored2, u)
+    const stamps = stored2.getMap(ROOTS.stamps) as unknown as { _map: Map<string, Y.Item> }
+    const bindings = stored2.getMap<string>(CLIENTS_ROOT)
+    const writers = new Set([...stamps._map.values()].map((item) => item.id.client))
+    expect(writers.size).toBe(2) // alice's session, then the load that sequenced bob's reply
+    for (const client of writers) expect(bindings.get(String(client))).toBe(RELAY_IDENTITY)
+    const relayBound = [...bindings.entries()].filter(([, who]) => who === RELAY_IDENTITY)
+    expect(relayBound.length).toBe(2)
   })
 })
