@@ -551,8 +551,8 @@ export class RelayCore {
    * conversations leaves a thousand sleeping records, not a thousand Y.Docs.
    */
   _answered(d: LoadedDoc): void {
-    if (d.kind !== 'conv' || !d.quiet || d.asleep || this.#sleepAfterMs <= 0) return
-    if (!d.conv?.exists || d.conv.get('deleted', false)) return
+    // Not one that does not exist yet: asleep, only its members may read it, and it has none.
+    if (d.kind !== 'conv' || !d.quiet || d.asleep || this.#sleepAfterMs <= 0 || !d.conv?.exists) return
     this.#sleep(d, true)
   }
 
@@ -603,19 +603,20 @@ export class RelayCore {
       sequencer: null,
       subscribers: new Map(),
       chain: Promise.resolve(),
-      log: this.#newLog([]),
       members: new Set(),
       last: null,
-      kicks: new Set(),
       pendingSince: null,
-      pendingDeletes: new Map(),
-      pendingOrigins: new Set(),
-      pendingAuthors: new Map(),
-      leavers: new Set(),
       awarenessOwners: new Map(),
       awarenessIdentities: new Map(),
       idleTimer: null,
       asleep: false,
+      // What `#attach` (below) makes anew on every load and wake.
+      log: this.#newLog([]),
+      kicks: SEALED_SET,
+      pendingDeletes: SEALED_MAP,
+      pendingOrigins: SEALED_SET,
+      pendingAuthors: SEALED_MAP,
+      leavers: SEALED_SET,
       slept: null,
       quiet: true,
       loadedFrom: null,
@@ -799,7 +800,7 @@ export class RelayCore {
     for (const d of dirty) this._flushPending(d)
   }
 
-  /** @internal Stores and broadcasts what `#onUpdate` gathered (now, if anything is waiting). */
+  /** @internal Stores and broadcasts what `#onTransaction` gathered (now, if anything is waiting). */
   _flushPending(d: LoadedDoc): void {
     this.#dirty.delete(d)
     if (d.pendingSince === null || d.doc.isDestroyed) return
@@ -976,7 +977,7 @@ export class CoreConnection {
       return
     }
     let d = await loading
-    // Put back to sleep while this frame waited (another connection's first sync was answered).
+    // Put back to sleep while this frame waited (`_sleepNow` can, between the load and this turn).
     while (d.asleep && !this.#closed) {
       const again = this.#core._load(docName)
       if (!again) return
