@@ -11,6 +11,7 @@ import type { Conversation } from '../../src/index.ts'
 import { ROOTS } from '../../src/schema/layout.ts'
 import type { StorageAdapter } from '../../src/storage/adapter.ts'
 import { createMemoryStorage } from '../../src/storage/memory.ts'
+import { listed } from '../support/wait.ts'
 import { Harness, messagesOf, waitUntil } from './helpers.ts'
 
 /** The real memory store, counting loads per document. */
@@ -102,11 +103,7 @@ describe('relay: documents opened only to be read', () => {
     expect(relay.core._isAsleep(name)).toBe(false)
     expect((await inner.load(name)).length).toBeGreaterThan(stored)
     const alice2 = await h.client('alice', { relayUrl: relay.url })
-    await waitUntil(
-      async () => (await alice2.getSubscribedConversations()).items.some((c) => c.sid === conv.sid),
-      "alice's new device learns the conversation",
-    )
-    const aconv = await alice2.getConversationBySid(conv.sid)
+    const aconv = await listed(alice2, conv.sid, "alice's new device learns the conversation")
     await waitUntil(
       async () => (await messagesOf(aconv)).some((m) => m.body === 'back' && m.index === reply.index),
       "alice's new device sees bob's message",

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createRelay, type Relay, RelayCore } from '../../relay/index.ts'
 import type { Conversation, Message } from '../../src/index.ts'
 import { createMemoryStorage } from '../../src/storage/memory.ts'
+import { listed } from '../support/wait.ts'
 import { Harness, messagesOf, SECRET, waitFor, waitUntil } from './helpers.ts'
 
 const SLEEP_MS = 40
@@ -71,11 +72,7 @@ describe('relay: quiet documents sleep', () => {
 
     // A second device of bob's, fresh, gets the whole history from the store.
     const bob2 = await h.client('bob', { relayUrl: relay.url })
-    await waitUntil(
-      async () => (await bob2.getSubscribedConversations()).items.some((c) => c.sid === conv.sid),
-      "bob's new device learns the conversation",
-    )
-    const bconv2 = await bob2.getConversationBySid(conv.sid)
+    const bconv2 = await listed(bob2, conv.sid, "bob's new device learns the conversation")
     await waitUntil(
       async () => (await messagesOf(bconv2)).some((m) => m.body === 'before sleep' && m.index !== null),
       "bob's new device syncs the history",

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Participant } from '../../src/index.ts'
+import { listed } from '../support/wait.ts'
 import {
   boundClientOf,
   buildWorld,
@@ -155,11 +156,7 @@ describe('awareness clientIDs stay with their identity across reconnects', () =>
     // A second device of alice's, behind a proxy we can cut. It types but never writes.
     const proxy = await s.proxy(w.relay.port)
     const alice2 = await s.client('alice', proxy.url, { typingTimeout: 400 })
-    await waitUntil(
-      async () => (await alice2.getSubscribedConversations()).items.some((c) => c.sid === w.conv.sid),
-      'alice’s second device lists the conversation',
-    )
-    const conv2 = await alice2.getConversationBySid(w.conv.sid)
+    const conv2 = await listed(alice2, w.conv.sid, 'alice’s second device lists the conversation')
     await alice2.whenSynced()
     const m = await malloryIn(s, w)
     const clientID = conv2._awareness.clientID

@@ -13,8 +13,8 @@ import * as encoding from 'lib0/encoding'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import type { Logger } from '../../relay/log.ts'
-import type { Conversation } from '../../src/index.ts'
 import { seededRandom } from '../../src/testing/simulator.ts'
+import { listed } from '../support/wait.ts'
 import {
   ALL_ROOTS,
   assertStillServes,
@@ -334,11 +334,7 @@ describe('fuzzing the relay with mutated frames', () => {
     // An honest client still syncs from scratch, and the relay still carries messages.
     const fresh = await (async () => {
       const bob2 = await s.client('bob', w.relay.url)
-      await waitUntil(
-        async () => (await bob2.getSubscribedConversations()).items.some((c: Conversation) => c.sid === w.conv.sid),
-        'a fresh client of bob’s lists the conversation',
-      )
-      const conv = await bob2.getConversationBySid(w.conv.sid)
+      const conv = await listed(bob2, w.conv.sid, 'a fresh client of bob’s lists the conversation')
       await bob2.whenSynced()
       await waitUntil(() => conv.friendlyName === 'team', 'the fresh client sees the conversation’s name')
       return conv

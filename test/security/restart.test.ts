@@ -10,6 +10,7 @@ import type { Relay } from '../../relay/index.ts'
 import type { Conversation, Message } from '../../src/index.ts'
 import { type ParticipantRecord, participantRecord } from '../../src/schema/layout.ts'
 import { createSqliteStorage } from '../../src/storage/sqlite.ts'
+import { listed } from '../support/wait.ts'
 import { boundClientOf, contentOf, Scope, storedDoc, UPDATE_REJECTED, waitFor, waitUntil } from './helpers.ts'
 
 describe('rules survive a relay restart on the same SQLite file', () => {
@@ -118,16 +119,12 @@ describe('rules survive a relay restart on the same SQLite file', () => {
     // The honest users, on fresh devices, still sync and talk through the restarted relay.
     const alice2 = await s.client('alice', relay2.url)
     const bob2 = await s.client('bob', relay2.url)
-    const listed = async (c: typeof alice2) => {
-      await waitUntil(
-        async () => (await c.getSubscribedConversations()).items.some((x) => x.sid === conv.sid),
-        'the conversation is listed',
-      )
-      const found = await c.getConversationBySid(conv.sid)
+    const synced = async (c: typeof alice2) => {
+      const found = await listed(c, conv.sid, 'the conversation is listed')
       await c.whenSynced()
       return found
     }
-    const [aconv2, bconv2] = await Promise.all([listed(alice2), listed(bob2)])
+    const [aconv2, bconv2] = await Promise.all([synced(alice2), synced(bob2)])
     const bobGets = waitFor<Message>(bconv2, 'messageAdded', (m) => m.body === 'after the restart')
     await aconv2.sendMessage('after the restart')
     const after = await bobGets

@@ -51,3 +51,15 @@ export const waitUntil = async (
     await new Promise((r) => setTimeout(r, 10))
   }
 }
+
+/** A client that lists conversations (Client). */
+export interface Lister<C> {
+  getSubscribedConversations(): Promise<{ items: ReadonlyArray<{ sid: string }> }>
+  getConversationBySid(sid: string): Promise<C>
+}
+
+/** Waits until `client` lists the conversation `sid` (a new device learning it), then returns it. */
+export const listed = async <C>(client: Lister<C>, sid: string, what: string, ms?: number): Promise<C> => {
+  await waitUntil(async () => (await client.getSubscribedConversations()).items.some((c) => c.sid === sid), what, ms)
+  return client.getConversationBySid(sid)
+}
