@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import type { Relay } from '../../relay/index.ts'
-import { Client, type Conversation, type Message } from '../../src/index.ts'
+import { Client, type Message } from '../../src/index.ts'
 import { ConversationDocument } from '../../src/schema/layout.ts'
 import { createSqliteStorage } from '../../src/storage/sqlite.ts'
 import { encodeRefreshToken, MessageType, startFrame } from '../../src/sync/protocol.ts'
@@ -21,6 +21,7 @@ import {
   Harness,
   OTHER_SECRET,
   type RawSocket,
+  sharedConversation,
   syncStep1Frame,
   tokenFor,
   waitFor,
@@ -144,10 +145,7 @@ describe('relay: who may sync a conversation', () => {
     const relay = await h.relay()
     const alice = await h.client('alice', { relayUrl: relay.url })
     const bob = await h.client('bob', { relayUrl: relay.url })
-    const bobAdded = waitFor<Conversation>(bob, 'conversationAdded')
-    const conv = await alice.createConversation({ friendlyName: 'private', join: true })
-    await conv.add('bob')
-    const bconv = await bobAdded
+    const { conv, bconv } = await sharedConversation(alice, bob, { friendlyName: 'private', join: true })
     const secret = await conv.sendMessage('top secret')
     await waitUntil(() => secret.index !== null, 'the message is sequenced')
     const docName = `conv/${conv.sid}`

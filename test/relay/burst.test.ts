@@ -4,8 +4,7 @@
  * every message still arrives, sequenced in the order it was sent.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Conversation } from '../../src/index.ts'
-import { Harness, messagesOf, waitFor, waitUntil } from './helpers.ts'
+import { Harness, messagesOf, sharedConversation, waitUntil } from './helpers.ts'
 
 const N = 300
 
@@ -17,10 +16,7 @@ describe('bursts', () => {
     const relay = await h.relay()
     const alice = await h.client('alice', { relayUrl: relay.url })
     const bob = await h.client('bob', { relayUrl: relay.url })
-    const bobAdded = waitFor<Conversation>(bob, 'conversationAdded')
-    const conv = await alice.createConversation({ join: true })
-    await conv.add('bob')
-    const bconv = await bobAdded
+    const { conv, bconv } = await sharedConversation(alice, bob)
     await alice.whenSynced()
     await bob.whenSynced()
     await relay.core.flush()

@@ -6,7 +6,7 @@
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Client, Conversation, Message } from '../../src/index.ts'
-import { deadline, freePort, Harness, messagesOf, waitFor, waitUntil } from './helpers.ts'
+import { deadline, freePort, Harness, messagesOf, sharedConversation, waitUntil } from './helpers.ts'
 
 /** Records every (sid → index) a client has seen stamped, and any index that ever changed. */
 const watchStamps = (conv: Conversation, seen: Map<string, number>, changed: string[]): void => {
@@ -34,10 +34,7 @@ describe('relay: crash and restart', () => {
 
     const alice: Client = await h.client('alice', { relayUrl: url })
     const bob: Client = await h.client('bob', { relayUrl: url })
-    const added = waitFor<Conversation>(bob, 'conversationAdded')
-    const conv = await alice.createConversation({ join: true })
-    await conv.add('bob')
-    const bconv = await added
+    const { conv, bconv } = await sharedConversation(alice, bob)
 
     const seenByAlice = new Map<string, number>()
     const seenByBob = new Map<string, number>()

@@ -5,12 +5,19 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import type { Conversation } from '../../src/index.ts'
 import { ConversationDocument } from '../../src/schema/layout.ts'
 import type { StorageAdapter } from '../../src/storage/adapter.ts'
 import { createSqliteStorage } from '../../src/storage/sqlite.ts'
 import { MessageType } from '../../src/sync/protocol.ts'
-import { applySyncFrames, authenticatedRaw, frameInfo, Harness, syncStep1Frame, waitFor, waitUntil } from './helpers.ts'
+import {
+  applySyncFrames,
+  authenticatedRaw,
+  frameInfo,
+  Harness,
+  sharedConversation,
+  syncStep1Frame,
+  waitUntil,
+} from './helpers.ts'
 
 /** SQLite, with conversation writes held while `gated` until released one by one. */
 class GatedStorage implements StorageAdapter {
@@ -62,10 +69,7 @@ describe('relay: persist before broadcast', () => {
     h.defer(() => storage.openAll())
     const alice = await h.client('alice', { relayUrl: relay.url })
     const bob = await h.client('bob', { relayUrl: relay.url })
-    const added = waitFor<Conversation>(bob, 'conversationAdded')
-    const conv = await alice.createConversation({ join: true })
-    await conv.add('bob')
-    await added
+    const { conv } = await sharedConversation(alice, bob)
     const m1 = await conv.sendMessage('m1')
     await waitUntil(() => m1.index !== null, 'm1 is sequenced')
     const docName = `conv/${conv.sid}`

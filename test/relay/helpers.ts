@@ -58,6 +58,21 @@ export const freePort = (): Promise<number> =>
   })
 
 /** Every message of a conversation, oldest first (sequenced, then pending), as plain data. */
+/**
+ * `alice` creates a conversation with `options` and adds `bob`; resolves with her conversation and
+ * bob's, once his client has it.
+ */
+export const sharedConversation = async (
+  alice: Client,
+  bob: Client,
+  options: Parameters<Client['createConversation']>[0] = { join: true },
+): Promise<{ conv: Conversation; bconv: Conversation }> => {
+  const added = waitFor<Conversation>(bob, 'conversationAdded')
+  const conv = await alice.createConversation(options)
+  await conv.add(bob.identity)
+  return { conv, bconv: await added }
+}
+
 export const messagesOf = async (
   conversation: Conversation,
 ): Promise<Array<{ sid: string; index: number | null; body: string | null; author: string }>> => {

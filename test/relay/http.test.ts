@@ -1,8 +1,8 @@
 /** The relay's HTTP endpoints: `/healthz` (JSON) and `/metrics` (Prometheus text). */
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Conversation, Message } from '../../src/index.ts'
+import type { Message } from '../../src/index.ts'
 import { CloseCode } from '../../src/sync/transport.ts'
-import { deadline, Harness, OTHER_SECRET, tokenFor, waitFor, waitUntil } from './helpers.ts'
+import { deadline, Harness, OTHER_SECRET, sharedConversation, tokenFor, waitFor, waitUntil } from './helpers.ts'
 
 describe('relay: HTTP endpoints', () => {
   const h = new Harness()
@@ -37,10 +37,7 @@ describe('relay: HTTP endpoints', () => {
     expect((await deadline(bad.closed, 5_000, 'close')).code).toBe(CloseCode.unauthorized)
     const alice = await h.client('alice', { relayUrl: relay.url })
     const bob = await h.client('bob', { relayUrl: relay.url })
-    const added = waitFor<Conversation>(bob, 'conversationAdded')
-    const conv = await alice.createConversation({ join: true })
-    await conv.add('bob')
-    const bconv = await added
+    const { conv, bconv } = await sharedConversation(alice, bob)
     const got = waitFor<Message>(bconv, 'messageAdded')
     const m = await conv.sendMessage('metrics please')
     await got

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Client, Conversation, Message, Participant } from '../../src/index.ts'
 import { createSqliteStorage } from '../../src/storage/sqlite.ts'
-import { Harness, messagesOf, waitFor, waitUntil } from './helpers.ts'
+import { Harness, messagesOf, sharedConversation, waitFor, waitUntil } from './helpers.ts'
 
 const offline = (client: Client): Promise<void> =>
   waitUntil(() => client.connectionState !== 'connected', `${client.identity} notices it is offline`)
@@ -24,10 +24,7 @@ describe('relay: offline and back', () => {
     const alice = await h.client('alice', { relayUrl: proxyA.url })
     const bob = await h.client('bob', { relayUrl: proxyB.url })
 
-    const bobAdded = waitFor<Conversation>(bob, 'conversationAdded')
-    const conv = await alice.createConversation({ join: true })
-    await conv.add('bob')
-    const bconv = await bobAdded
+    const { conv, bconv } = await sharedConversation(alice, bob)
 
     // Delivered before going offline: two from each, alternating.
     const early: Message[] = []
@@ -170,10 +167,7 @@ describe('relay: offline and back', () => {
     h.defer(() => aliceStore.close())
     const alice = await h.client('alice', { relayUrl: url, storage: aliceStore })
     const bob = await h.client('bob', { relayUrl: url })
-    const bobAdded = waitFor<Conversation>(bob, 'conversationAdded')
-    const conv = await alice.createConversation({ friendlyName: 'durable', join: true })
-    await conv.add('bob')
-    const bconv = await bobAdded
+    const { conv, bconv } = await sharedConversation(alice, bob, { friendlyName: 'durable', join: true })
     const s1 = await conv.sendMessage('sent 1')
     await bconv.sendMessage('sent 2')
     await waitUntil(async () => {

@@ -3,9 +3,8 @@
  * dead network): the connection stalls, nothing is closed, and the relay's heartbeat drops it.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Conversation } from '../../src/index.ts'
 import { FaultProxy } from '../faults/support.ts'
-import { Harness, waitFor, waitUntil } from './helpers.ts'
+import { Harness, sharedConversation, waitFor, waitUntil } from './helpers.ts'
 
 describe('relay: presence and typing when a client vanishes', () => {
   const h = new Harness()
@@ -19,10 +18,7 @@ describe('relay: presence and typing when a client vanishes', () => {
     // Alice reaches the relay through the proxy; bob directly.
     const alice = await h.client('alice', { relayUrl: proxy.url, typingTimeout: 60_000 })
     const bob = await h.client('bob', { relayUrl: relay.url, typingTimeout: 60_000 })
-    const added = waitFor<Conversation>(bob, 'conversationAdded')
-    const conv = await alice.createConversation({ join: true })
-    await conv.add('bob')
-    const bconv = await added
+    const { conv, bconv } = await sharedConversation(alice, bob)
     const bobsAlice = await bob.getUser('alice')
     await waitUntil(() => bobsAlice.isOnline === true, 'bob sees alice online')
 

@@ -8,7 +8,7 @@ import { createRelay, type Relay, RelayCore } from '../../relay/index.ts'
 import type { Conversation, Message } from '../../src/index.ts'
 import { createMemoryStorage } from '../../src/storage/memory.ts'
 import { listed } from '../support/wait.ts'
-import { Harness, messagesOf, SECRET, waitFor, waitUntil } from './helpers.ts'
+import { Harness, messagesOf, SECRET, sharedConversation, waitFor, waitUntil } from './helpers.ts'
 
 const SLEEP_MS = 40
 
@@ -20,10 +20,7 @@ describe('relay: quiet documents sleep', () => {
     const relay = await h.relay({ sleepAfterMs: SLEEP_MS })
     const alice = await h.client('alice', { relayUrl: relay.url, typingTimeout: 60_000 })
     const bob = await h.client('bob', { relayUrl: relay.url, typingTimeout: 60_000 })
-    const bobAdded = waitFor<Conversation>(bob, 'conversationAdded')
-    const conv = await alice.createConversation({ join: true, friendlyName: 'sleepy' })
-    await conv.add('bob')
-    const bconv = await bobAdded
+    const { conv, bconv } = await sharedConversation(alice, bob, { join: true, friendlyName: 'sleepy' })
     await conv.sendMessage('before sleep')
     await waitUntil(
       async () => (await messagesOf(bconv)).some((m) => m.body === 'before sleep' && m.index !== null),

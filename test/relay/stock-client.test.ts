@@ -9,9 +9,8 @@ import { WebSocket as WsSocket } from 'ws'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
-import type { Conversation } from '../../src/index.ts'
 import { ConversationDocument } from '../../src/schema/layout.ts'
-import { deadline, Harness, tokenFor, waitFor, waitUntil } from './helpers.ts'
+import { deadline, Harness, sharedConversation, tokenFor, waitUntil } from './helpers.ts'
 
 const messageSync = 0
 const messageAwareness = 1
@@ -90,10 +89,7 @@ describe('relay: stock y-websocket clients', () => {
     const relay = await h.relay()
     const alice = await h.client('alice', { relayUrl: relay.url, typingTimeout: 2_000 })
     const bob = await h.client('bob', { relayUrl: relay.url })
-    const added = waitFor<Conversation>(bob, 'conversationAdded')
-    const conv = await alice.createConversation({ friendlyName: 'stock', join: true })
-    await conv.add('bob')
-    await added
+    const { conv } = await sharedConversation(alice, bob, { friendlyName: 'stock', join: true })
     const first = await conv.sendMessage('before the stock client came')
     await waitUntil(() => first.index !== null, 'the first message is sequenced')
 
