@@ -1,4 +1,5 @@
 /** Starting the relays under test, each in its own process, and reading their counters. */
+import { RELAY_NODE_FLAGS } from '../relay/node-flags.ts'
 import { Child, type tempDir } from './proc.ts'
 
 export type RelayKind = 'colloquy' | 'yws' | 'raw'
@@ -19,16 +20,19 @@ export interface RelayHandle {
 
 /**
  * Starts a relay: colloquy (SQLite at `db`, or `:memory:`), stock y-websocket, or raw `ws`. The
- * process runs with `--expose-gc` so memory is read after a full collection.
+ * process runs with `--expose-gc` so memory is read after a full collection. colloquy's relay runs
+ * under the V8 flags its CLI sets (`RELAY_NODE_FLAGS`), unless `nodeDefaults` asks for Node's
+ * defaults (a relay embedded in an app's own process).
  */
 export const startRelay = async (
   kind: RelayKind,
-  options: { db?: string; idleMs?: number; execArgv?: string[] } = {},
+  options: { db?: string; idleMs?: number; nodeDefaults?: boolean } = {},
 ): Promise<RelayHandle> => {
   const args: string[] = [kind]
   if (options.db) args.push('--db', options.db)
   if (options.idleMs !== undefined) args.push('--idle', String(options.idleMs))
-  const child = new Child(`relay:${kind}`, 'relay-child.ts', args, { gc: true, execArgv: options.execArgv })
+  const execArgv = kind === 'colloquy' && !options.nodeDefaults ? [...RELAY_NODE_FLAGS] : []
+  const child = new Child(`relay:${kind}`, 'relay-child.ts', args, { gc: true, execArgv })
   const ready = await child.ready
   return {
     child,

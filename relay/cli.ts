@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { jsonLogger } from './log.ts'
+import { restartUnderRelayFlags } from './node-flags.ts'
 import { createRelay } from './server.ts'
 
 const HELP = `colloquy-relay — the self-hosted relay for colloquy conversations
@@ -23,7 +24,9 @@ Options (each also readable from the environment variable shown):
   -h, --help             show this help
 
 Endpoints: ws://host:port/ (multiplexed), ws://host:port/<doc> (stock y-websocket),
-GET /healthz, GET /metrics. Logs: one JSON object per line on stderr.`
+GET /healthz, GET /metrics. Logs: one JSON object per line on stderr.
+Runs Node with --max-semi-space-size=4 (a small young generation keeps RSS near the heap)
+unless the node command line or NODE_OPTIONS sets that flag.`
 
 const { values } = parseArgs({
   options: {
@@ -39,6 +42,8 @@ const { values } = parseArgs({
     dev: { type: 'boolean' },
   },
 })
+
+restartUnderRelayFlags()
 
 if (values.help) {
   process.stdout.write(`${HELP}\n`)

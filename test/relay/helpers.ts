@@ -95,11 +95,11 @@ export class RelayProcess {
   #stderr = ''
   #exited: Promise<void>
 
-  constructor(options: { port: number; db: string; secret?: string }) {
+  constructor(options: { port: number; db: string; secret?: string; env?: NodeJS.ProcessEnv }) {
     this.child = spawn(
       process.execPath,
       [CLI, '--port', String(options.port), '--db', options.db, '--secret', options.secret ?? SECRET],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env },
     )
     this.#exited = new Promise((resolve) => this.child.once('exit', () => resolve()))
     this.child.stderr!.on('data', (d: Buffer) => {
@@ -246,7 +246,7 @@ export class Harness extends Cleanups {
     return proxy
   }
 
-  relayProcess(options: { port: number; db: string }): RelayProcess {
+  relayProcess(options: { port: number; db: string; env?: NodeJS.ProcessEnv }): RelayProcess {
     const p = new RelayProcess(options)
     this.defer(() => p.kill('SIGKILL'))
     return p
