@@ -43,7 +43,7 @@ const { values } = parseArgs({
   },
 })
 
-restartUnderRelayFlags()
+const restartError = restartUnderRelayFlags()
 
 if (values.help) {
   process.stdout.write(`${HELP}\n`)
@@ -67,6 +67,7 @@ if (!secret && !publicKeyFile && values.dev) {
 if (!secret && !publicKeyFile) fail('set a token secret (--secret or COLLOQUY_SECRET) or a public key (--public-key)')
 
 const logger = jsonLogger((line) => process.stderr.write(line))
+if (restartError) logger.warn('node_flags_not_applied', { reason: restartError.message })
 const relay = await createRelay({
   auth: {
     secret,

@@ -23,14 +23,20 @@ export const missingRelayFlags = (execArgv: readonly string[], nodeOptions: stri
 /**
  * Replaces this process with itself under the missing relay flags (same PID, same stdio, same
  * environment). Returns without doing anything when nothing is missing or the platform has no
- * `process.execve` (Windows).
+ * `process.execve` (Windows); returns the error when the replacement failed (the relay then runs
+ * under Node's defaults).
  */
-export const restartUnderRelayFlags = (): void => {
+export const restartUnderRelayFlags = (): Error | null => {
   const missing = missingRelayFlags(process.execArgv, process.env.NODE_OPTIONS)
-  if (missing.length === 0 || typeof process.execve !== 'function') return
-  process.execve(
-    process.execPath,
-    [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)],
-    process.env,
-  )
+  if (missing.length === 0 || typeof process.execve !== 'function') return null
+  try {
+    process.execve(
+      process.execPath,
+      [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)],
+      process.env,
+    )
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error))
+  }
+  return null
 }

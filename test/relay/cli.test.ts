@@ -4,8 +4,8 @@
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
-import { missingRelayFlags, RELAY_NODE_FLAGS } from '../../relay/node-flags.ts'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { missingRelayFlags, RELAY_NODE_FLAGS, restartUnderRelayFlags } from '../../relay/node-flags.ts'
 import { Harness } from './helpers.ts'
 
 /** The command line of a running process (Linux). */
@@ -22,6 +22,22 @@ describe('relay CLI: V8 flags', () => {
     expect(missingRelayFlags(['--max-semi-space-size=16'], undefined)).toEqual([])
     expect(missingRelayFlags(['--max_semi_space_size=2'], undefined)).toEqual([])
     expect(missingRelayFlags([], '  --trace-warnings   --max-semi-space-size=32 ')).toEqual([])
+  })
+
+  it('returns the error, and carries on, when the restart fails', () => {
+    expect(missingRelayFlags(process.execArgv, process.env.NODE_OPTIONS)).toEqual(RELAY_NODE_FLAGS)
+    const execve = vi.spyOn(process, 'execve').mockImplementation(() => {
+      throw new Error('execve failed: EACCES')
+    })
+    try {
+      expect(restartUnderRelayFlags()?.message).toBe('execve failed: EACCES')
+      expect(execve).toHaveBeenCalledOnce()
+      const [file, argv] = execve.mock.calls[0]!
+      expect(file).toBe(process.execPath)
+      expect(argv).toEqual([process.execPath, ...RELAY_NODE_FLAGS, ...process.execArgv, ...process.argv.slice(1)])
+    } finally {
+      execve.mockRestore()
+    }
   })
 
   it('runs the relay under --max-semi-space-size=4 in the process that was started', async () => {
