@@ -64,7 +64,26 @@ const load = () =>
   loadavg()
     .map((l) => l.toFixed(2))
     .join(', ')
+/**
+ * CPU time taken by the hypervisor from this virtual machine (`steal` in /proc/stat, Linux): when
+ * it is high, every number of the run is slower than the machine is. Null where it is not known.
+ */
+const cpuTimes = (): { steal: number; total: number } | null => {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+    if (fields.length < 8 || fields.some((f) => !Number.isFinite(f))) return null
+    return { steal: fields[7]!, total: fields.slice(0, 8).reduce((a, b) => a + b, 0) }
+  } catch {
+    return null
+  }
+}
+const stealSince = (before: { steal: number; total: number } | null): string => {
+  const after = cpuTimes()
+  if (!before || !after || after.total <= before.total) return ''
+  return `; CPU stolen by the hypervisor during the run ${(((after.steal - before.steal) / (after.total - before.total)) * 100).toFixed(1)}%`
+}
 const loadBefore = load()
+const timesBefore = cpuTimes()
 const started = Date.now()
 const sections: string[] = []
 const targets: TargetCheck[] = []
@@ -86,7 +105,7 @@ const cpu = cpus()[0]?.model ?? 'unknown CPU'
 const markdown = [
   '## Results',
   '',
-  `${quick ? '**Quick mode: tiny sizes, one run — these numbers mean nothing.** ' : ''}Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`node bench/run.ts${positionals.length ? ` ${positionals.join(' ')}` : ''}${quick ? ' --quick' : ''}${values.runs ? ` --runs ${values.runs}` : ''}\`: Node ${process.versions.node}, ${cpu}, ${cpus().length} cores; load average (1, 5, 15 min) ${loadBefore} before and ${load()} after; ${runs} interleaved run${runs > 1 ? 's' : ''} per scenario; ${((Date.now() - started) / 60_000).toFixed(1)} minutes in all.`,
+  `${quick ? '**Quick mode: tiny sizes, one run — these numbers mean nothing.** ' : ''}Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`node bench/run.ts${positionals.length ? ` ${positionals.join(' ')}` : ''}${quick ? ' --quick' : ''}${values.runs ? ` --runs ${values.runs}` : ''}\`: Node ${process.versions.node}, ${cpu}, ${cpus().length} cores; load average (1, 5, 15 min) ${loadBefore} before and ${load()} after${stealSince(timesBefore)}; ${runs} interleaved run${runs > 1 ? 's' : ''} per scenario; ${((Date.now() - started) / 60_000).toFixed(1)} minutes in all.`,
   '',
   '### Targets',
   '',
