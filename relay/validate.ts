@@ -168,6 +168,36 @@ const verdictOf = (run: () => number[]): Verdict => {
 }
 
 /**
+ * In `list`, sorted by clock with spans that do not overlap (one client's structs, items or delete
+ * ranges), the element whose span `[start, start + length)` holds `clock`; a binary search.
+ */
+const spanAt = <T>(
+  list: ReadonlyArray<T>,
+  clock: number,
+  startOf: (t: T) => number,
+  lengthOf: (t: T) => number,
+): T | undefined => {
+  let lo = 0
+  let hi = list.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    const t = list[mid]!
+    const start = startOf(t)
+    if (clock < start) hi = mid - 1
+    else if (clock >= start + lengthOf(t)) lo = mid + 1
+    else return t
+  }
+  return undefined
+}
+type DeleteRange = { clock: number; len: number }
+const newItemClock = (it: NewItem): number => it.clock
+const newItemLength = (it: NewItem): number => it.length
+const structClock = (s: Y.Item | Y.GC | Y.Skip): number => s.id.clock
+const structLength = (s: Y.Item | Y.GC | Y.Skip): number => s.length
+const rangeClock = (r: DeleteRange): number => r.clock
+const rangeLength = (r: DeleteRange): number => r.len
+
+/**
  * Decodes an update against the live document: every new item with its map root and key, every
  * delete with the value it removes, and the clientIDs to bind to the writer (when `bind`).
  */
@@ -192,17 +222,7 @@ const decodeChanges = (
 
   const findInUpdate = (client: number, clock: number): NewItem | undefined => {
     const list = own.get(client)
-    if (!list) return undefined
-    let lo = 0
-    let hi = list.length - 1
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1
-      const it = list[mid]!
-      if (clock < it.clock) hi = mid - 1
-      else if (clock >= it.clock + it.length) lo = mid + 1
-      else return it
-    }
-    return undefined
+    return list && spanAt(list, clock, newItemClock, newItemLength)
   }
   const findInStore = (client: number, clock: number): Y.Item | Y.GC | null => {
     if (clock >= Y.getState(store, client)) return null
@@ -220,17 +240,9 @@ const decodeChanges = (
     inUpdate.set(s.id.client, list)
   }
   const itemInUpdate = (id: Y.ID): Y.Item | undefined => {
-    const list = inUpdate.get(id.client) ?? []
-    let lo = 0
-    let hi = list.length - 1
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1
-      const s = list[mid]!
-      if (id.clock < s.id.clock) hi = mid - 1
-      else if (id.clock >= s.id.clock + s.length) lo = mid + 1
-      else return s instanceof Y.Item ? s : undefined
-    }
-    return undefined
+    const list = inUpdate.get(id.client)
+    const s = list && spanAt(list, id.clock, structClock, structLength)
+    return s instanceof Y.Item ? s : undefined
   }
   // Where an item of the update sits, following origins (iteratively: one key overwritten many
   // times offline is a long chain), remembered so each item is resolved once.
@@ -747,17 +759,9 @@ export const sleepingStateOf = (doc: Y.Doc): SleepingState => {
 }
 
 /** Whether the merged, sorted `ranges` of one client cover `[clock, clock + len)`. */
-const covered = (ranges: ReadonlyArray<{ clock: number; len: number }>, clock: number, len: number): boolean => {
-  let lo = 0
-  let hi = ranges.length - 1
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1
-    const r = ranges[mid]!
-    if (clock < r.clock) hi = mid - 1
-    else if (clock >= r.clock + r.len) lo = mid + 1
-    else return clock + len <= r.clock + r.len
-  }
-  return false
+const covered = (ranges: ReadonlyArray<DeleteRange>, clock: number, len: number): boolean => {
+  const r = spanAt(ranges, clock, rangeClock, rangeLength)
+  return r !== undefined && clock + len <= r.clock + r.len
 }
 
 /** {@link isNoopUpdate} against a sleeping document's {@link SleepingState}. */
