@@ -1,6 +1,7 @@
 import { invalidArgument } from '../errors.ts'
 import { utf8Length } from './json.ts'
 import { LIMITS } from './limits.ts'
+import { checkRequiredUrl } from './validate.ts'
 
 /** Plain text. */
 export interface TextBlock {
@@ -74,7 +75,7 @@ export const checkContentBlock = (block: unknown): ContentBlock => {
       const out: FileBlock = {
         type: 'file',
         subtype: subtype as FileSubtype,
-        url: shortString(b.url, 'file url', LIMITS.urlLength),
+        url: checkRequiredUrl(b.url, 'file url'),
         filename: shortString(b.filename, 'file name', LIMITS.friendlyNameLength),
         contentType: shortString(b.contentType, 'file contentType', LIMITS.friendlyNameLength),
         size: nonNegative(b.size, 'file size'),
