@@ -15,6 +15,7 @@ import { type CoreConnection, RelayCore } from './core.ts'
 import { DEFAULT_LIMITS, type RelayLimits, TokenBucket } from './limits.ts'
 import { type Logger, silentLogger } from './log.ts'
 import { RelayMetrics } from './metrics.ts'
+import { checkRelayOptions } from './options.ts'
 
 /** Frames one connection's socket holds back at most before writing them (see `send` below). */
 const CORKED_FRAMES = 32
@@ -95,6 +96,7 @@ const tokenFrom = (req: IncomingMessage, url: URL): string | null => {
  * await relay.listen(8787)
  */
 export const createRelay = async (options: RelayOptions): Promise<Relay> => {
+  checkRelayOptions(options)
   const verify: TokenVerifier = await createVerifier(options.auth)
   const limits: RelayLimits = { ...DEFAULT_LIMITS, ...options.limits }
   const logger = options.logger ?? silentLogger

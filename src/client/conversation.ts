@@ -3,6 +3,7 @@ import * as Y from 'yjs'
 import { ColloquyError, forbidden, invalidArgument, notFound } from '../errors.ts'
 import { Emitter } from '../events.ts'
 import { type ConversationSid, newMessageSid, randomHex } from '../ids.ts'
+import { checkFunction, checkOptions, type OptionKeys } from '../options.ts'
 import { LOCAL_ORIGIN } from '../origins.ts'
 import type { Runtime } from '../runtime.ts'
 import { type ContentBlock, checkContent } from '../schema/content.ts'
@@ -121,6 +122,14 @@ export interface CarryOver {
 export interface AddParticipantOptions {
   role?: Role
   access?: Access
+}
+
+const ADD_PARTICIPANT_OPTIONS: OptionKeys<AddParticipantOptions> = { role: true, access: true }
+const SEND_MESSAGE_INPUT: OptionKeys<SendMessageInput> = {
+  body: true,
+  content: true,
+  attributes: true,
+  referencedMessage: true,
 }
 
 /** Limits that apply to this conversation. */
@@ -358,6 +367,7 @@ export class Conversation extends Emitter<ConversationEvents> {
     this.#assertUsable()
     const who = checkIdentity(identity)
     const attrs = checkAttributes(attributes, LIMITS.attributesBytes, 'participant attributes')
+    checkOptions(options, ADD_PARTICIPANT_OPTIONS, 'add')
     const role = checkOneOf(options.role ?? 'member', ROLES, 'role')
     const access = checkOneOf(options.access ?? 'ReadWrite', ACCESS, 'access')
     if (!canManageParticipant(this._doc, this.#host.identity, role))
@@ -380,6 +390,7 @@ export class Conversation extends Emitter<ConversationEvents> {
     this.#assertUsable()
     const proxy = checkIdentity(proxyAddress, 'proxyAddress')
     const addr = checkIdentity(address, 'address')
+    checkOptions(options, { type: true }, 'addNonChatParticipant')
     const type = checkOneOf(
       options.type ?? (addr.includes('@') ? 'email' : 'sms'),
       ['sms', 'whatsapp', 'email'],
@@ -397,7 +408,15 @@ export class Conversation extends Emitter<ConversationEvents> {
   /** Removes a participant, given by identity, sid or object. Removing myself is `leave()`. */
   async removeParticipant(participant: string | Participant): Promise<void> {
     this.#assertUsable()
-    const p = typeof participant === 'string' ? this.#findParticipant(participant) : participant
+    if (typeof participant !== 'string' && !(participant instanceof Participant))
+      throw invalidArgument('removeParticipant takes an identity, a participant sid or a Participant')
+    // A Participant of another conversation names nobody here, whatever its key.
+    const p =
+      typeof participant === 'string'
+        ? this.#findParticipant(participant)
+        : participant.conversation === this
+          ? participant
+          : null
     if (!p?.isActive)
       throw notFound(`Participant ${typeof participant === 'string' ? participant : participant.sid} was not found`)
     if (p.identity === this.#host.identity) {
@@ -451,6 +470,7 @@ export class Conversation extends Emitter<ConversationEvents> {
     const normalized: SendMessageInput = typeof input === 'string' ? { body: input } : input
     if (typeof normalized !== 'object' || normalized === null)
       throw invalidArgument('message must be a string or an object')
+    checkOptions(normalized, SEND_MESSAGE_INPUT, 'sendMessage')
     let content: ContentBlock[]
     if (normalized.content !== undefined) content = checkContent(normalized.content)
     else {
@@ -988,6 +1008,7 @@ export class Conversation extends Emitter<ConversationEvents> {
   subscribe(
     onSnapshot: (conversation: ConversationSnapshot | null) => void,
   ): LiveSubscription<ConversationSnapshot | null> {
+    checkFunction(onSnapshot, 'subscribe: the callback')
     return subscribeConversationState(this, onSnapshot)
   }
 
@@ -996,6 +1017,8 @@ export class Conversation extends Emitter<ConversationEvents> {
     onSnapshot: (messages: readonly MessageSnapshot[], loadedAll: boolean) => void,
     options: { limit?: number } = {},
   ): ListSubscription<MessageSnapshot> {
+    checkFunction(onSnapshot, 'subscribeMessages: the callback')
+    checkOptions(options, { limit: true }, 'subscribeMessages')
     return subscribeMessageWindow(this, onSnapshot, options.limit ?? 30)
   }
 
@@ -1004,11 +1027,14 @@ export class Conversation extends Emitter<ConversationEvents> {
     onSnapshot: (participants: readonly ParticipantSnapshot[], loadedAll: boolean) => void,
     options: { limit?: number } = {},
   ): ListSubscription<ParticipantSnapshot> {
+    checkFunction(onSnapshot, 'subscribeParticipants: the callback')
+    checkOptions(options, { limit: true }, 'subscribeParticipants')
     return subscribeParticipantWindow(this, onSnapshot, options.limit ?? 10)
   }
 
   /** Live typing indicator: up to five names, or "many". */
   subscribeTyping(onSnapshot: (typing: TypingSnapshot) => void): LiveSubscription<TypingSnapshot> {
+    checkFunction(onSnapshot, 'subscribeTyping: the callback')
     return subscribeTypingState(this, onSnapshot)
   }
 
