@@ -1024,16 +1024,19 @@ export class CoreConnection {
           // Updates of this turn are in the answer: put them on the chain before waiting for it.
           this.#core._flushPending(d)
           await d.chain
+          const awareness =
+            d.awareness && d.awareness.getStates().size > 0
+              ? encodeAwarenessFrame(
+                  docName,
+                  awarenessProtocol.encodeAwarenessUpdate(d.awareness, [...d.awareness.getStates().keys()]),
+                )
+              : null
+          // A user's presence goes before the answer: a client that has the answer then knows
+          // whether that person is online (no state means offline), instead of guessing in between.
+          if (awareness && d.kind === 'user') this.send(awareness)
           this.send(encoding.toUint8Array(encoder))
           this.send(encoding.toUint8Array(step1))
-          if (d.awareness && d.awareness.getStates().size > 0) {
-            this.send(
-              encodeAwarenessFrame(
-                docName,
-                awarenessProtocol.encodeAwarenessUpdate(d.awareness, [...d.awareness.getStates().keys()]),
-              ),
-            )
-          }
+          if (awareness && d.kind !== 'user') this.send(awareness)
           this.#core._answered(d)
           return
         }

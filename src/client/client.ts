@@ -227,6 +227,8 @@ export class Client extends Emitter<ClientEvents> {
   readonly #conversations = new Map<string, Tracked>()
   readonly #opening = new Map<string, Promise<Tracked | null>>()
   readonly #users = new Map<string, Promise<User>>()
+  /** Users whose profile document has synced with the relay at least once. */
+  readonly #profilesKnown = new Set<string>()
   readonly #local: Y.Doc
   readonly #inbox: Y.Doc
   #tokens: TokenManager | null = null
@@ -406,7 +408,7 @@ export class Client extends Emitter<ClientEvents> {
     const sync = this.#sync
     const names = [
       docNames.inbox(this.#identity),
-      docNames.user(this.#identity),
+      ...[...this.#users.keys()].map(docNames.user),
       ...[...this.#conversations.keys()].map(docNames.conversation),
     ]
     const all = Promise.all(names.map((n) => sync.channel(n)?.whenSynced()))
@@ -714,12 +716,39 @@ export class Client extends Emitter<ClientEvents> {
         now: () => this.#now(),
         persist: (d) => this.#persist(d),
         onError: (e) => this.emit('error', e),
-        connected: () => this.connectionState === 'connected',
+        presenceKnown: (who) =>
+          this.connectionState === 'connected' && this.#sync?.channel(docNames.user(who))?.synced === true,
+        // Once synced, a profile stays known across disconnections: it only grows from there.
+        profileKnown: (who) => this.#sync === null || this.#profilesKnown.has(who),
       },
       awareness,
     )
     user.on('updated', (payload) => this.emit('userUpdated', payload))
+    if (this.#sync) this.#followPresence(user)
     return user
+  }
+
+  /**
+   * `isOnline` turns null when the connection goes, and known again once the relay has answered
+   * for the user's document on the new one: both are announced (`reachabilityOnline`).
+   */
+  #followPresence(user: User): void {
+    const sync = this.#sync!
+    let waiting = false
+    const check = () => {
+      const channel = sync.channel(docNames.user(user.identity))
+      if (channel?.synced) this.#profilesKnown.add(user.identity)
+      user._reachabilityChanged()
+      if (waiting || !channel || channel.synced || sync.state !== 'connected') return
+      waiting = true
+      void channel.whenSynced().then(() => {
+        waiting = false
+        this.#profilesKnown.add(user.identity)
+        if (!this.#shutdown) user._reachabilityChanged()
+      })
+    }
+    sync.on('connectionStateChanged', check)
+    queueMicrotask(check)
   }
 
   /** Loads a conversation from storage and starts syncing it. */

@@ -45,7 +45,7 @@ import {
   ROLES,
   STATES,
 } from '../schema/validate.ts'
-import { Message, type MessageUpdateReason, type ReactionSummary } from './message.ts'
+import { type LastState, Message, type MessageUpdateReason, type ReactionSummary, valueBefore } from './message.ts'
 import { Paginator } from './paginator.ts'
 import { Participant, type ParticipantUpdateReason } from './participant.ts'
 import {
@@ -185,6 +185,8 @@ export class Conversation extends Emitter<ConversationEvents> {
   #sweepAt = 1024
   readonly #participants = new Map<string, Participant>()
   readonly #reactionIndex = new Map<string, Set<string>>()
+  /** The last states of messages the running transaction removed, taken before its observers run. */
+  readonly #lastStates = new Map<string, LastState>()
   #horizons: Map<string, ReadHorizon> | null = null
   #visible = false
   #joined = false
@@ -760,13 +762,13 @@ export class Conversation extends Emitter<ConversationEvents> {
   }
 
   /** @internal */
-  _reactionsOf(messageId: string): ReactionSummary[] {
+  _reactionsOf(messageId: string, timeOf = (key: string) => this._doc.reactions.get(key)): ReactionSummary[] {
     const keys = this.#reactionIndex.get(messageId)
     if (!keys) return []
     const byEmoji = new Map<string, Array<{ identity: string; at: number }>>()
     for (const key of keys) {
       const { identity, emoji } = parseReactionKey(key)
-      const at = this._doc.reactions.get(key) ?? 0
+      const at = timeOf(key) ?? 0
       const list = byEmoji.get(emoji) ?? []
       list.push({ identity, at })
       byEmoji.set(emoji, list)
@@ -1263,6 +1265,20 @@ export class Conversation extends Emitter<ConversationEvents> {
     const doc = this._doc
     const me = this.#host.identity
     doc.doc.on('afterTransaction', () => this.#changed())
+    // A removal deletes a message's edit, hide and reactions with it: what the removed `Message`
+    // keeps showing is read before any observer runs (reactions are re-indexed by one).
+    doc.doc.on('beforeObserverCalls', (tr: Y.Transaction) => {
+      for (const id of tr.changed.get(doc.messages as never) ?? []) {
+        if (id === null || doc.messages.has(id)) continue
+        this.#lastStates.set(id, {
+          edit: valueBefore(doc.edits, id, tr) as EditRecord | undefined,
+          hidden: valueBefore(doc.edits, hiddenKey(id), tr) !== undefined,
+          stamp: valueBefore(doc.stamps, id, tr),
+          reactions: this._reactionsOf(id, (key) => valueBefore(doc.reactions, key, tr)),
+        })
+      }
+    })
+    doc.doc.on('afterTransaction', () => this.#lastStates.clear())
 
     doc.meta.observe((event) => {
       const reasons = new Set<ConversationUpdateReason>()
@@ -1349,7 +1365,9 @@ export class Conversation extends Emitter<ConversationEvents> {
           this.emit('messageAdded', this.#messageObject(id)!)
         } else if (change.action === 'delete') {
           const m = this.#messages.get(id)?.deref() ?? new Message(this, change.oldValue as MessageRecord)
-          m._markRemoved()
+          m._markRemoved(
+            this.#lastStates.get(id) ?? { edit: undefined, hidden: false, stamp: undefined, reactions: [] },
+          )
           this.#messages.delete(id)
           this.emit('messageRemoved', m)
         }
