@@ -353,6 +353,13 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       return `ws://${host.includes(':') ? `[${host}]` : host}:${port}`
     },
     listen(p = 0, h = '127.0.0.1') {
+      if (!Number.isInteger(p) || p < 0 || p > 65535)
+        return Promise.reject(invalidArgument('listen: port must be an integer from 0 to 65535'))
+      if (typeof h !== 'string' || h.length === 0)
+        return Promise.reject(invalidArgument('listen: host must be a string'))
+      if (closed) return Promise.reject(new ColloquyError('CLOSED', 'the relay is closed'))
+      if (http.listening)
+        return Promise.reject(new ColloquyError('CONFLICT', `the relay already listens on port ${port}`))
       return new Promise<number>((resolve, reject) => {
         http.once('error', reject)
         http.listen(p, h, () => {

@@ -220,6 +220,36 @@ describe('obviously wrong arguments never surface as a raw TypeError', () => {
         }
       }
     }
+    // Live windows, storage adapters and a relay, the same way.
+    const relay = await createRelay({ auth: { secret: SECRET } })
+    opened.push(relay)
+    const sqlite = createSqliteStorage({ path: ':memory:' })
+    opened.push(sqlite)
+    const more = {
+      conversations: w.client.subscribeConversations(noop),
+      messages: w.conversation.subscribeMessages(noop),
+      participants: w.conversation.subscribeParticipants(noop),
+      typing: w.conversation.subscribeTyping(noop),
+      memory: createMemoryStorage(),
+      sqlite,
+      relay,
+    } as unknown as Record<string, Record<string, (...args: unknown[]) => unknown>>
+    for (const [name, o] of Object.entries(more)) {
+      for (const method of [...methodsOf(o), ...Object.keys(o).filter((k) => typeof o[k] === 'function')]) {
+        if (['close', 'unsubscribe'].includes(method)) continue
+        probed++
+        for (const a of WRONG) {
+          for (const args of [[a], ['doc', a], [a, a, a]]) {
+            try {
+              await o[method]!(...args)
+            } catch (error) {
+              if (!(error instanceof ColloquyError))
+                raw.push(`${name}.${method}(${args.map((x) => String(x)).join(', ')}): ${String(error)}`)
+            }
+          }
+        }
+      }
+    }
     const entryPoints: Record<string, (a: unknown) => unknown> = {
       'Client.create': (a) => Client.create(a as never),
       createRelay: (a) => createRelay(a as never),
