@@ -292,6 +292,8 @@ export class Client extends Emitter<ClientEvents> {
       if (options.identity !== undefined && options.identity !== identity)
         throw invalidArgument('identity does not match the token subject')
     } else {
+      if (options.token !== undefined || options.WebSocket !== undefined)
+        throw invalidArgument('Client.create: token and WebSocket go with relayUrl (without it they would be ignored)')
       identity = checkIdentity(options.identity)
     }
     if (options.typingTimeout !== undefined) checkCount(options.typingTimeout, 3_600_000, 'typingTimeout')

@@ -38,6 +38,11 @@ const UNKNOWN_OPTIONS: Array<[string, (w: World) => unknown, string]> = [
   ['Client.create', () => Client.create({ identity: 'carol', filter: 'x' } as never), "unknown option 'filter'"],
   ['Client.create backoff', () => Client.create({ identity: 'carol', backoff: { base: 10 } } as never), "'base'"],
   ['Client.create runtime', () => Client.create({ identity: 'carol', runtime: { clock: 1 } } as never), "'clock'"],
+  [
+    'Client.create token without relayUrl',
+    () => Client.create({ identity: 'carol', token: 'eyJ.x.y' }),
+    'token and WebSocket go with relayUrl',
+  ],
   ['createConversation', (w) => w.client.createConversation({ name: 'x' } as never), "unknown option 'name'"],
   ['client.getMessages', (w) => w.client.getMessages({ from: 0 } as never), "unknown option 'from'"],
   ['client.whenSynced', (w) => w.client.whenSynced({ timeout: 5 } as never), "unknown option 'timeout'"],
