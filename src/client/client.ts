@@ -12,6 +12,7 @@ import { DEFAULT_TYPING_TIMEOUT, LIMITS } from '../schema/limits.ts'
 import { Sequencer } from '../schema/sequencer.ts'
 import {
   checkCount,
+  checkDuration,
   checkIdentity,
   checkOneOf,
   checkOptionalName,
@@ -298,6 +299,10 @@ export class Client extends Emitter<ClientEvents> {
     }
     if (options.typingTimeout !== undefined) checkCount(options.typingTimeout, 3_600_000, 'typingTimeout')
     if (options.now !== undefined) checkFunction(options.now, 'now')
+    if (options.WebSocket !== undefined) checkFunction(options.WebSocket, 'WebSocket')
+    checkDuration(options.backoff?.baseMs, 0, 'backoff.baseMs')
+    checkDuration(options.backoff?.maxMs, 0, 'backoff.maxMs')
+    if (options.backoff?.random !== undefined) checkFunction(options.backoff.random, 'backoff.random')
     if (options.storage !== undefined) checkMethods(options.storage, STORAGE_METHODS, 'storage')
     if (options.transport !== undefined) checkMethods(options.transport, ['connect'], 'transport')
     if (options.transport !== undefined && options.relayUrl !== undefined)

@@ -165,6 +165,24 @@ describe('how Twilio apps start, and relays without options', () => {
   })
 })
 
+describe('Client.create checks the values of its options', () => {
+  const relayUrl = 'ws://127.0.0.1:1'
+  // Read, never verified, by the client: a JWT for identity 'a' is enough here.
+  const token = `eyJhbGciOiJIUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: 'a' })).toString('base64url')}.sig`
+  it.each([
+    ['a WebSocket that is not a constructor', { relayUrl, token, WebSocket: 42 }, 'WebSocket must be a function'],
+    ['a token that is not a JWT', { relayUrl, token: 42 }, 'token must be a string'],
+    ['a backoff base that is not a duration', { identity: 'a', backoff: { baseMs: 'x' } }, 'backoff.baseMs'],
+    ['a backoff random that is not a function', { identity: 'a', backoff: { random: 0.5 } }, 'backoff.random'],
+    ['a clock that is not a function', { identity: 'a', now: 5 }, 'now must be a function'],
+    ['a storage without its methods', { identity: 'a', storage: {} }, 'storage must be an object with'],
+    ['a transport without connect', { identity: 'a', transport: {} }, 'transport must be an object with'],
+    ['both relayUrl and transport', { relayUrl, token, transport: { connect: noop } }, 'not both'],
+  ])('refuses %s with INVALID_ARGUMENT', async (_name, options, says) => {
+    expect((await expectCode(Client.create(options as never), 'INVALID_ARGUMENT')).message).toContain(says)
+  })
+})
+
 /** Values no entry point takes where an object, string, callback or number is expected. */
 const WRONG = [undefined, null, 42, 'x', {}, [], () => {}, Number.NaN, { length: -1 }]
 /** Calls that end or leave the fixture: probed on their own fixture at the end. */
