@@ -412,12 +412,13 @@ export class Conversation extends Emitter<ConversationEvents> {
     this.#assertUsable()
     if (typeof participant !== 'string' && !(participant instanceof Participant))
       throw invalidArgument('removeParticipant takes an identity, a participant sid or a Participant')
-    // A Participant of another conversation names nobody here, whatever its key.
+    // A Participant of another conversation names nobody here, whatever its key; one of this
+    // conversation (even from an earlier copy of it) is looked up again by its key.
     const p =
       typeof participant === 'string'
         ? this.#findParticipant(participant)
-        : participant.conversation === this
-          ? participant
+        : participant.conversation.sid === this.sid
+          ? this.#participantObject(participant.key)
           : null
     if (!p?.isActive)
       throw notFound(`Participant ${typeof participant === 'string' ? participant : participant.sid} was not found`)

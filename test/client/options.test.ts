@@ -165,6 +165,19 @@ describe('how Twilio apps start, and relays without options', () => {
   })
 })
 
+describe('removeParticipant', () => {
+  it('refuses a Participant of another conversation (NOT_FOUND) and removes nobody', async () => {
+    const w = await world()
+    const other = await w.client.createConversation({ join: true })
+    await other.add('bob')
+    const bobElsewhere = await other.getParticipantByIdentity('bob')
+    await expectCode(w.conversation.removeParticipant(bobElsewhere), 'NOT_FOUND')
+    expect(w.participant.isActive).toBe(true)
+    await w.conversation.removeParticipant(w.participant)
+    expect(w.participant.isActive).toBe(false)
+  })
+})
+
 describe('Client.create checks the values of its options', () => {
   const relayUrl = 'ws://127.0.0.1:1'
   // Read, never verified, by the client: a JWT for identity 'a' is enough here.
