@@ -31,6 +31,7 @@ export class Emitter<Events extends EventMap> {
 
   /** Adds a listener that removes itself after its first call. */
   once<K extends keyof Events>(event: K, listener: Events[K]): () => void {
+    checkFunction(listener, `the listener of '${String(event).slice(0, 64)}'`)
     const off = this.on(event, ((...args: Parameters<Events[K]>) => {
       off()
       listener(...args)
