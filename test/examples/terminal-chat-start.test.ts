@@ -1,6 +1,6 @@
 /**
  * The terminal chat's first minutes, through the real program: leaving it (`/quit`, Ctrl-D) in a
- * real terminal, `--join` finding the conversation that exists instead of creating a second one,
+ * real terminal (Ctrl-C too), `--join` finding the conversation that exists instead of creating a second one,
  * and a first start that does not announce every message already read elsewhere.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -72,6 +72,7 @@ describe('terminal chat: start and stop', () => {
   for (const [what, keys] of [
     ['/quit', '/quit\r'],
     ['Ctrl-D', '\x04'],
+    ['Ctrl-C', '\x03'],
   ] as const) {
     it(`${what} in a real terminal says bye and exits 0`, async () => {
       const t = await terminal('ann', `ws://127.0.0.1:${await freePort()}`, { pty: true })
