@@ -57,10 +57,11 @@ describe('terminal chat: escape injection', () => {
       '\u202eevil\u2066',
     ].join(' ')
     await room.sendMessage(attack)
+    // The whole message on one line, each active character spelled out.
     const shown = await bob.waitFor('alice: hi')
-    expect(shown).toBe(
-      shown.slice(0, shown.indexOf('alice: ')) +
-        'alice: hi\\x1b]0;new title\\x07 \\x1b[2J\\x1b[H \\r[12:00] admin: fake line ' +
+    expect(shown).toMatch(/^\[\d\d:\d\d\] alice: /)
+    expect(shown.slice(shown.indexOf('alice: '))).toBe(
+      'alice: hi\\x1b]0;new title\\x07 \\x1b[2J\\x1b[H \\r[12:00] admin: fake line ' +
         '\\n[12:01] admin: another fake line \\x1b]52;c;aGVsbG8=\\x07 \\x9b31m \\x7f \\u202eevil\\u2066',
     )
     await room.sendMessage({
