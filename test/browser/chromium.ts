@@ -6,6 +6,9 @@
  *   COLLOQUY_CHROMIUM=system    Debian's (`CHROMIUM_PATH`, default /usr/bin/chromium); an error if absent
  *   COLLOQUY_CHROMIUM=bundled   the npm package's, even where Debian's is installed
  *   (unset)                     system if present, else bundled
+ *
+ * The bundled one links to NSS, NSPR and expat: the system's where installed, else the copies the
+ * package ships (COLLOQUY_CHROMIUM_LIBS=bundled uses those even where the system has its own).
  */
 import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
@@ -13,6 +16,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { brotliDecompressSync } from 'node:zlib'
 
 export const SYSTEM_CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
@@ -24,6 +28,7 @@ export interface ChromiumChoice {
 }
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const run = promisify(execFile)
 
 /** The package's folder, found from its entry point (its package.json is not exported). */
 const packageDir = (): string =>
@@ -39,17 +44,24 @@ const unpackBundled = async (): Promise<string> => {
   const pkg = packageDir()
   const { version } = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { version: string }
   const cache = join(ROOT, 'node_modules', '.cache', 'colloquy-chromium')
-  const target = join(cache, version)
+  const target = join(cache, `${version}-with-libs`)
   if (existsSync(join(target, 'chromium'))) return target
   const staging = join(cache, `${version}.partial-${process.pid}-${Date.now()}`)
   mkdirSync(staging, { recursive: true })
   try {
     const script = "const c = (await import('@sparticuz/chromium')).default; await c.executablePath()"
-    await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+    await run(process.execPath, ['--input-type=module', '-e', script], {
       cwd: ROOT,
       env: { ...process.env, TMPDIR: staging },
       timeout: 120_000,
     })
+    // The NSS, NSPR and expat libraries it links to, which a slim system lacks. The package
+    // unpacks them on Amazon Linux only; built there against glibc 2.34, they load on newer
+    // systems too (Debian 12 has 2.36). Used only where the system's are missing (see below).
+    const libs = join(staging, 'al2023.tar')
+    writeFileSync(libs, brotliDecompressSync(readFileSync(join(pkg, 'bin', 'al2023.tar.br'))))
+    await run('tar', ['-xf', libs, '-C', staging])
+    rmSync(libs)
     // Its fonts.conf names /tmp/fonts; ours names where the fonts are, plus the system's.
     writeFileSync(
       join(staging, 'fonts.conf'),
@@ -69,6 +81,15 @@ const unpackBundled = async (): Promise<string> => {
   return target
 }
 
+/** Whether the system lacks a shared library `binary` links to (or cannot tell: no ldd). */
+const lacksLibraries = async (binary: string): Promise<boolean> => {
+  try {
+    return (await run('ldd', [binary])).stdout.includes('not found')
+  } catch {
+    return true
+  }
+}
+
 export const chooseChromium = async (): Promise<ChromiumChoice> => {
   const wanted = process.env.COLLOQUY_CHROMIUM ?? 'auto'
   if (wanted !== 'auto' && wanted !== 'system' && wanted !== 'bundled')
@@ -79,9 +100,10 @@ export const chooseChromium = async (): Promise<ChromiumChoice> => {
     return { kind: 'system', executablePath: SYSTEM_CHROMIUM, env: {} }
   }
   const dir = await unpackBundled()
-  return {
-    kind: 'bundled',
-    executablePath: join(dir, 'chromium'),
-    env: { FONTCONFIG_FILE: join(dir, 'fonts.conf') },
-  }
+  const executablePath = join(dir, 'chromium')
+  const env: Record<string, string> = { FONTCONFIG_FILE: join(dir, 'fonts.conf') }
+  // The system's libraries where it has them (kept current by its updates), the bundled ones where not.
+  if (process.env.COLLOQUY_CHROMIUM_LIBS === 'bundled' || (await lacksLibraries(executablePath)))
+    env.LD_LIBRARY_PATH = [join(dir, 'lib'), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':')
+  return { kind: 'bundled', executablePath, env }
 }
