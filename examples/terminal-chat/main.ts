@@ -167,12 +167,15 @@ const news = new News({ client, note, current: () => current, nameOf })
 // The list is complete once the relay's state has arrived (or at once, offline); lookups wait for it.
 const listed = catchUp(client, { offlineIsFinal: true, signal: AbortSignal.timeout(LIST_WAIT_MS) })
 // News waits for the relay however long it takes to come up, then at most a few seconds for its state.
-void catchUp(client, { syncMs: 10_000 }).then(async (result) => {
-  if (result === 'offline' || closing) return
-  await news.start()
-  if (result === 'caught-up')
-    note(`up to date with the relay — ${plural((await known()).length, 'conversation', 'conversations')}: /list`)
-})
+void catchUp(client, { syncMs: 10_000 })
+  .then(async (result) => {
+    if (result === 'offline' || closing) return
+    await news.start()
+    if (result === 'caught-up')
+      note(`up to date with the relay — ${plural((await known()).length, 'conversation', 'conversations')}: /list`)
+  })
+  // Only the client closing under it (quitting) stops this.
+  .catch(() => {})
 
 const markRead = (c: Conversation): void => {
   if (c.status === 'joined') c.setAllMessagesRead().catch(() => {})
