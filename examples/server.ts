@@ -335,8 +335,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     return process.exit(1)
   })
   if (!env.COLLOQUY_SECRET) {
-    const where =
-      (env.COLLOQUY_DB ?? './colloquy.sqlite') === ':memory:' ? 'this run only' : 'kept in <COLLOQUY_DB>-dev-secret'
+    const dbPath = env.COLLOQUY_DB ?? './colloquy.sqlite'
+    const where = dbPath === ':memory:' ? 'this run only' : `kept in ${dbPath}-dev-secret`
     say(`  development token secret (${where}): ${server.secret}`)
   }
   say('')
