@@ -15,6 +15,7 @@ import { type CoreConnection, RelayCore } from './core.ts'
 import { DEFAULT_LIMITS, type RelayLimits, TokenBucket } from './limits.ts'
 import { type Logger, silentLogger } from './log.ts'
 import { RelayMetrics } from './metrics.ts'
+import { parseUpgradeTarget, refuseUpgrade, type UpgradeTarget } from './request.ts'
 
 /** Frames one connection's socket holds back at most before writing them (see `send` below). */
 const CORKED_FRAMES = 32
@@ -123,7 +124,20 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
   const sessions = new Set<Session>()
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes })
 
+  const relayBug = (where: string, error: unknown): void =>
+    logger.error('relay_error', { where, message: error instanceof Error ? error.message : String(error) })
+
   const http: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    try {
+      answerHttp(req, res)
+    } catch (error) {
+      relayBug('http', error)
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' })
+      res.end()
+    }
+  })
+
+  const answerHttp = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0]
     if (req.method === 'GET' && path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' })
@@ -137,7 +151,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
     }
     res.writeHead(404, { 'content-type': 'text/plain' })
     res.end('not found\n')
-  })
+  }
 
   const closeSession = (s: Session, code: number, reason: string, metric?: string): void => {
     if (metric) metrics.reject(metric)
@@ -199,13 +213,27 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
     }
   }
 
-  const onConnection = (ws: WebSocket, req: IncomingMessage, url: URL): void => {
-    const path = decodeURIComponent(url.pathname)
+  /**
+   * Wraps a listener of network events: an exception in it is a relay bug, logged, and it drops
+   * that connection rather than ending the process.
+   */
+  const guard =
+    <A extends unknown[]>(s: Session, listener: (...args: A) => void) =>
+    (...args: A): void => {
+      try {
+        listener(...args)
+      } catch (error) {
+        relayBug('frame', error)
+        s.ws.terminate()
+      }
+    }
+
+  const onConnection = (ws: WebSocket, req: IncomingMessage, { url, docName }: UpgradeTarget): void => {
     const s: Session = {
       ws,
       identity: null,
       conn: null,
-      docName: path === '/' || path === '' ? null : path.slice(1),
+      docName,
       pending: [],
       pendingBytes: 0,
       bucket: new TokenBucket(limits.framesPerSecond, limits.frameBurst),
@@ -219,7 +247,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
     ws.on('pong', () => {
       s.alive = true
     })
-    ws.on('message', (raw: RawData, isBinary: boolean) => {
+    const onFrame = (raw: RawData, isBinary: boolean): void => {
       metrics.framesReceived++
       // Once the relay has decided to close this socket, nothing more it sends is acted on (or counted twice).
       if (ws.readyState !== WebSocket.OPEN) return
@@ -240,7 +268,8 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
         return
       }
       deliver(s, data)
-    })
+    }
+    ws.on('message', guard(s, onFrame))
     ws.on('close', () => {
       sessions.delete(s)
       metrics.connections--
@@ -257,7 +286,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       closeSession(s, CloseCode.unauthorized, 'missing token', 'unauthorized')
       return
     }
-    verify(token).then(
+    const authenticated = verify(token).then(
       (verified) => {
         if (ws.readyState !== WebSocket.OPEN) return
         if (core.connectionsOf(verified.identity) >= limits.maxConnectionsPerIdentity) {
@@ -313,17 +342,35 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
         else closeSession(s, CloseCode.unauthorized, 'invalid token', 'unauthorized')
       },
     )
+    // A throw in the handlers above would be an unhandled rejection, which ends a Node process.
+    authenticated.catch((error: unknown) => {
+      relayBug('authenticate', error)
+      ws.terminate()
+    })
   }
 
+  // Upgrade requests come from anyone, before authentication: an exception must end that one
+  // request (a 400 answer, or the connection dropped once upgraded) and be logged, never the process.
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    let url: URL
     try {
-      url = new URL(req.url ?? '/', 'http://relay')
-    } catch {
+      const target = parseUpgradeTarget(req.url)
+      if (!target) {
+        metrics.reject('bad_request')
+        refuseUpgrade(socket, 400, 'malformed request path')
+        return
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        try {
+          onConnection(ws, req, target)
+        } catch (error) {
+          relayBug('upgrade', error)
+          ws.terminate()
+        }
+      })
+    } catch (error) {
+      relayBug('upgrade', error)
       socket.destroy()
-      return
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req, url))
   })
 
   const heartbeat = setInterval(() => {
