@@ -16,6 +16,7 @@ import { DEFAULT_LIMITS, type RelayLimits, TokenBucket } from './limits.ts'
 import { type Logger, silentLogger } from './log.ts'
 import { RelayMetrics } from './metrics.ts'
 import { parseUpgradeTarget, refuseUpgrade, type UpgradeTarget } from './request.ts'
+import { lockStore, type StoreLock } from './store-lock.ts'
 
 /** Frames one connection's socket holds back at most before writing them (see `send` below). */
 const CORKED_FRAMES = 32
@@ -103,9 +104,13 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
   const heartbeatMs = checkDuration(options.heartbeatMs, 30_000, 'heartbeatMs')
   if (heartbeatMs === 0) throw invalidArgument('heartbeatMs must be more than 0')
   const ownsStorage = options.storage === undefined
-  const storage = options.storage ?? createSqliteStorage({ path: options.dataPath ?? ':memory:' })
+  const dataPath = options.dataPath ?? ':memory:'
+  const storage = options.storage ?? createSqliteStorage({ path: dataPath })
+  let lock: StoreLock | null = null
   let core: RelayCore
   try {
+    // One relay per store file: a second one would hand out the same message indices.
+    if (ownsStorage && dataPath !== ':memory:') lock = lockStore(dataPath)
     core = new RelayCore({
       storage,
       now: options.now,
@@ -117,8 +122,9 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
         logger.error('relay_error', { message: error instanceof Error ? error.message : String(error) }),
     })
   } catch (error) {
-    // A bad option: the store this call opened is closed again.
+    // A bad option or a store in use: the store this call opened is closed again.
     if (ownsStorage) await storage.close()
+    lock?.release()
     throw error
   }
   const sessions = new Set<Session>()
@@ -425,6 +431,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
         http.closeAllConnections()
       })
       if (ownsStorage) await storage.close()
+      lock?.release()
       logger.info('relay_closed', {})
     },
   }
