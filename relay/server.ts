@@ -13,7 +13,7 @@ import { CloseCode } from '../src/sync/transport.ts'
 import { type AuthOptions, createVerifier, type TokenVerifier, type VerifiedToken } from './auth.ts'
 import { type CoreConnection, RelayCore } from './core.ts'
 import { DEFAULT_LIMITS, type RelayLimits, TokenBucket } from './limits.ts'
-import { type Logger, silentLogger } from './log.ts'
+import { type Logger, silentLogger, startupSummary } from './log.ts'
 import { RelayMetrics } from './metrics.ts'
 import { parseUpgradeTarget, refuseUpgrade, type UpgradeTarget } from './request.ts'
 import { lockStore, type StoreLock } from './store-lock.ts'
@@ -73,6 +73,9 @@ interface Session {
   bucket: TokenBucket
   expiryTimer: ReturnType<typeof setTimeout> | null
   alive: boolean
+  /** For the logs: the peer's address and when the connection opened (`performance.now()`). */
+  address: string | null
+  openedAt: number
 }
 
 const toBytes = (data: RawData): Uint8Array => {
@@ -80,6 +83,9 @@ const toBytes = (data: RawData): Uint8Array => {
   if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data))
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
 }
+
+const byteLength = (data: RawData): number =>
+  Array.isArray(data) ? data.reduce((n, b) => n + b.byteLength, 0) : data.byteLength
 
 const tokenFrom = (req: IncomingMessage, url: URL): string | null => {
   const header = req.headers.authorization
@@ -118,8 +124,11 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       sleepAfterMs: options.sleepAfterMs,
       maxDocumentsPerConnection: limits.maxDocumentsPerConnection,
       metrics,
-      onError: (error) =>
-        logger.error('relay_error', { message: error instanceof Error ? error.message : String(error) }),
+      logger,
+      onError: (error) => {
+        metrics.relayError('core')
+        logger.error('relay_error', { where: 'core', message: error instanceof Error ? error.message : String(error) })
+      },
     })
   } catch (error) {
     // A bad option or a store in use: the store this call opened is closed again.
@@ -130,8 +139,10 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
   const sessions = new Set<Session>()
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes })
 
-  const relayBug = (where: string, error: unknown): void =>
+  const relayBug = (where: string, error: unknown): void => {
+    metrics.relayError(where)
     logger.error('relay_error', { where, message: error instanceof Error ? error.message : String(error) })
+  }
 
   const http: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     try {
@@ -151,8 +162,16 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       return
     }
     if (req.method === 'GET' && path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
-      res.end(metrics.render(core.loadedDocuments, core.sleepingDocuments))
+      metrics.render(core.loadedDocuments, core.sleepingDocuments).then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.contentType })
+          res.end(text)
+        },
+        (error: unknown) => {
+          relayBug('http', error)
+          res.writeHead(500).end()
+        },
+      )
       return
     }
     res.writeHead(404, { 'content-type': 'text/plain' })
@@ -160,7 +179,17 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
   }
 
   const closeSession = (s: Session, code: number, reason: string, metric?: string): void => {
-    if (metric) metrics.reject(metric)
+    if (metric) {
+      metrics.reject(metric)
+      // The identity once the token is verified; never the token.
+      logger.warn('connection_refused', {
+        reason: metric,
+        code,
+        message: reason,
+        identity: s.identity,
+        address: s.address,
+      })
+    }
     if (s.ws.readyState === WebSocket.OPEN || s.ws.readyState === WebSocket.CONNECTING) s.ws.close(code, reason)
   }
 
@@ -245,6 +274,8 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       bucket: new TokenBucket(limits.framesPerSecond, limits.frameBurst),
       expiryTimer: null,
       alive: true,
+      address: req.socket.remoteAddress ?? null,
+      openedAt: performance.now(),
     }
     sessions.add(s)
     metrics.connections++
@@ -255,6 +286,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
     })
     const onFrame = (raw: RawData, isBinary: boolean): void => {
       metrics.framesReceived++
+      metrics.bytesReceived += byteLength(raw)
       // Once the relay has decided to close this socket, nothing more it sends is acted on (or counted twice).
       if (ws.readyState !== WebSocket.OPEN) return
       if (!isBinary) {
@@ -273,10 +305,19 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
           closeSession(s, CloseCode.limitExceeded, 'too much data before authentication', 'pre_auth')
         return
       }
+      const arrived = performance.now()
       deliver(s, data)
+      s.conn.whenIdle().then(() => metrics.observeDelivery((performance.now() - arrived) / 1000))
     }
     ws.on('message', guard(s, onFrame))
-    ws.on('close', () => {
+    ws.on('close', (code: number, reason: Buffer) => {
+      logger.info('connection_closed', {
+        identity: s.identity,
+        code,
+        reason: reason.toString('utf8', 0, 123),
+        durationMs: Math.round(performance.now() - s.openedAt),
+        address: s.address,
+      })
       sessions.delete(s)
       metrics.connections--
       if (s.expiryTimer) clearTimeout(s.expiryTimer)
@@ -295,11 +336,11 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
     const authenticated = verify(token).then(
       (verified) => {
         if (ws.readyState !== WebSocket.OPEN) return
+        s.identity = verified.identity
         if (core.connectionsOf(verified.identity) >= limits.maxConnectionsPerIdentity) {
           closeSession(s, CloseCode.limitExceeded, 'too many connections for this identity', 'connections_per_identity')
           return
         }
-        s.identity = verified.identity
         armExpiry(s, verified)
         // Frames sent in one run of the event loop's microtasks leave together, a few dozen per
         // write (one syscall), not one write each: a client joining many documents gets two
@@ -324,12 +365,15 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
             }
             corked++
             if (s.docName === null) {
+              metrics.sent(data.byteLength)
               ws.send(data)
               return
             }
             // Single-document mode: strip our document name prefix.
             const decoder = decoding.createDecoder(data)
-            if (decoding.readVarString(decoder) === s.docName) ws.send(data.subarray(decoder.pos))
+            if (decoding.readVarString(decoder) !== s.docName) return
+            metrics.sent(data.byteLength - decoder.pos)
+            ws.send(data.subarray(decoder.pos))
           },
           close: (code, reason) => closeSession(s, code, reason),
         })
@@ -362,6 +406,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       const target = parseUpgradeTarget(req.url)
       if (!target) {
         metrics.reject('bad_request')
+        logger.warn('request_refused', { reason: 'bad_request', code: 400, address: req.socket.remoteAddress ?? null })
         refuseUpgrade(socket, 400, 'malformed request path')
         return
       }
@@ -410,7 +455,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
           http.off('error', reject)
           port = (http.address() as AddressInfo).port
           host = h
-          logger.info('relay_listening', { port, host })
+          logger.info('relay_listening', { port, host, ...startupSummary(options, limits, heartbeatMs) })
           resolve(port)
         })
       })
