@@ -12,6 +12,7 @@ import { ControlType } from '../src/sync/protocol.ts'
 import { CloseCode } from '../src/sync/transport.ts'
 import { type AuthOptions, createVerifier, type TokenVerifier, type VerifiedToken } from './auth.ts'
 import { type CoreConnection, RelayCore } from './core.ts'
+import { answerHttp } from './endpoints.ts'
 import { DEFAULT_LIMITS, type RelayLimits, TokenBucket } from './limits.ts'
 import { type Logger, silentLogger, startupSummary } from './log.ts'
 import { RelayMetrics } from './metrics.ts'
@@ -144,39 +145,9 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
     logger.error('relay_error', { where, message: error instanceof Error ? error.message : String(error) })
   }
 
-  const http: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    try {
-      answerHttp(req, res)
-    } catch (error) {
-      relayBug('http', error)
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' })
-      res.end()
-    }
-  })
-
-  const answerHttp = (req: IncomingMessage, res: ServerResponse): void => {
-    const path = (req.url ?? '/').split('?')[0]
-    if (req.method === 'GET' && path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ ok: true, connections: metrics.connections, documents: core.loadedDocuments }))
-      return
-    }
-    if (req.method === 'GET' && path === '/metrics') {
-      metrics.render(core.loadedDocuments, core.sleepingDocuments).then(
-        (text) => {
-          res.writeHead(200, { 'content-type': metrics.contentType })
-          res.end(text)
-        },
-        (error: unknown) => {
-          relayBug('http', error)
-          res.writeHead(500).end()
-        },
-      )
-      return
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' })
-    res.end('not found\n')
-  }
+  const http: Server = createServer((req: IncomingMessage, res: ServerResponse) =>
+    answerHttp(req, res, { metrics, core, onError: (error) => relayBug('http', error) }),
+  )
 
   const closeSession = (s: Session, code: number, reason: string, metric?: string): void => {
     if (metric) {

@@ -33,8 +33,17 @@ export interface StoreLock {
   release(): void
 }
 
-/** Lock files this process holds, so a second relay in the same process is refused too. */
-const held = new Set<string>()
+/**
+ * Lock files this process holds (path → token), so a second relay in the same process is refused
+ * too, and a process that exits without closing its relays leaves no lock behind.
+ */
+const held = new Map<string, string>()
+let exitHook = false
+
+const removeOwn = (path: string, token: string): void => {
+  // Only our own lock: never one another relay took over after judging ours stale.
+  if (readOwner(path)?.token === token) unlinkQuietly(path)
+}
 
 /** The lock file for the store at `storePath`: beside the real file, whatever symlink led to it. */
 export const lockPathFor = (storePath: string): string => {
@@ -116,16 +125,21 @@ export const lockStore = (storePath: string): StoreLock => {
     }
     try {
       linkSync(temp, path)
-      held.add(path)
-      const release = (): void => {
-        process.off('exit', release)
-        if (!held.delete(path)) return
-        // Only our own lock: never one another relay took over after judging ours stale.
-        if (readOwner(path)?.token === me.token) unlinkQuietly(path)
+      held.set(path, me.token)
+      if (!exitHook) {
+        exitHook = true
+        process.once('exit', () => {
+          for (const [lockPath, token] of held) removeOwn(lockPath, token)
+        })
       }
-      // A process that exits without closing its relay leaves no lock behind.
-      process.on('exit', release)
-      return { path, release }
+      return {
+        path,
+        release: () => {
+          if (held.get(path) !== me.token) return
+          held.delete(path)
+          removeOwn(path, me.token)
+        },
+      }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
         throw new ColloquyError(
