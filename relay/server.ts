@@ -424,6 +424,8 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
         http.once('error', reject)
         http.listen(p, h, () => {
           http.off('error', reject)
+          // Once listening, a server error (accepting a connection failed) is logged; unheard, it would end the process.
+          http.on('error', (error) => relayBug('http', error))
           port = (http.address() as AddressInfo).port
           host = h
           logger.info('relay_listening', { port, host, ...startupSummary(options, limits, heartbeatMs) })
