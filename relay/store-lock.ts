@@ -7,9 +7,10 @@
  * process an operator takes online backups with, and could not say which process holds the store.
  *
  * The lock file is created atomically and complete (written beside, then hard-linked into place,
- * which fails if it exists). It names the holder's pid and host. A lock whose process is gone (a
- * relay that was SIGKILLed, or the machine rebooted) is stale and taken over; a lock from another
- * host is never judged stale, since its pid cannot be checked from here.
+ * which fails if it exists). It names the holder's pid, its start time (on Linux) and its host. A
+ * lock whose process is gone (a relay that was SIGKILLed, or the machine rebooted) is stale and
+ * taken over, also when another process got its pid since; a lock from another host is never
+ * judged stale, since its process cannot be checked from here.
  */
 import { randomBytes } from 'node:crypto'
 import { linkSync, readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
@@ -21,6 +22,8 @@ import { ColloquyError } from '../src/errors.ts'
 interface LockOwner {
   pid: number
   host: string
+  /** The process's start time (Linux, clock ticks since boot): a pid reused by another process has another. */
+  started?: string | null
   /** Tells two holders with the same pid apart (a restarted container is often pid 1 again). */
   token: string
   since: string
@@ -72,6 +75,18 @@ const readOwner = (path: string): LockOwner | null => {
   }
 }
 
+/** When process `pid` started, in clock ticks since boot (Linux); null where that cannot be read. */
+const startTimeOf = (pid: number): string | null => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+    // The first of them is field 3, so field 22 (starttime) is the 20th.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null
+  } catch {
+    return null
+  }
+}
+
 /** True unless `pid` certainly no longer runs (EPERM: it runs, as another user). */
 const running = (pid: number): boolean => {
   try {
@@ -98,7 +113,10 @@ const stale = (path: string, owner: LockOwner): boolean => {
   if (owner.host !== hostname()) return false
   // Our own pid but not held here: an earlier process under the same pid (a restarted container).
   if (owner.pid === process.pid) return !held.has(path)
-  return !running(owner.pid)
+  if (!running(owner.pid)) return true
+  // Alive, but is it the process that wrote the lock, or a later one that got its pid?
+  const started = owner.started ? startTimeOf(owner.pid) : null
+  return started !== null && started !== owner.started
 }
 
 /**
@@ -109,7 +127,13 @@ const stale = (path: string, owner: LockOwner): boolean => {
 export const lockStore = (storePath: string): StoreLock => {
   const path = lockPathFor(storePath)
   if (held.has(path)) throw inUse(storePath, path, readOwner(path))
-  const me: LockOwner = { pid: process.pid, host: hostname(), token: randomBytes(8).toString('hex'), since: '' }
+  const me: LockOwner = {
+    pid: process.pid,
+    host: hostname(),
+    started: startTimeOf(process.pid),
+    token: randomBytes(8).toString('hex'),
+    since: '',
+  }
   // A few rounds at most: each one either takes the lock, finds it held, or removes one stale lock.
   for (let round = 0; round < 5; round++) {
     me.since = new Date().toISOString()

@@ -2,6 +2,7 @@
  * One relay per store: a second relay on the same SQLite file refuses to start, naming the file
  * and the process that holds it; a lock left by a killed relay is taken over.
  */
+import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
@@ -10,10 +11,16 @@ import { createRelay } from '../../relay/index.ts'
 import { lockPathFor, lockStore } from '../../relay/store-lock.ts'
 import { ColloquyError } from '../../src/errors.ts'
 import { runCli } from '../support/cli.ts'
-import { Harness, SECRET } from './helpers.ts'
+import { Harness, SECRET, waitUntil } from './helpers.ts'
 
-const lockOf = (pid: number, host = hostname()): string =>
-  `${JSON.stringify({ pid, host, token: 'feedfacefeedface', since: new Date().toISOString() })}\n`
+const lockOf = (pid: number, host = hostname(), started?: string): string =>
+  `${JSON.stringify({ pid, host, started, token: 'feedfacefeedface', since: new Date().toISOString() })}\n`
+
+/** Field 22 of /proc/<pid>/stat: when the process started. */
+const startTime = (pid: number): string => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!
+}
 
 describe('relay: one relay per store', () => {
   const h = new Harness()
@@ -97,6 +104,28 @@ describe('relay: one relay per store', () => {
     // So is a lock file that is not ours to read.
     writeFileSync(lockPath, 'garbage')
     expect(() => lockStore(db)).toThrow(expect.objectContaining({ code: 'CONFLICT' }))
+  })
+
+  it('a live pid holds the lock only if it is the process that wrote it (pid reuse)', async () => {
+    const db = join(h.tmpdir(), 'store.sqlite')
+    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+    const exited = new Promise<void>((resolve) => other.once('exit', () => resolve()))
+    h.defer(async () => {
+      other.kill('SIGKILL')
+      await exited
+    })
+    const pid = other.pid!
+    await waitUntil(() => existsSync(`/proc/${pid}/stat`), 'the other process runs')
+    writeFileSync(lockPathFor(db), lockOf(pid, hostname(), startTime(pid)))
+    expect(() => lockStore(db)).toThrow(`process ${pid}`)
+    // The same pid with another start time: the writer is gone and its pid went to someone else.
+    writeFileSync(lockPathFor(db), lockOf(pid, hostname(), String(Number(startTime(pid)) - 1)))
+    const lock = lockStore(db)
+    expect(JSON.parse(readFileSync(lock.path, 'utf8'))).toMatchObject({
+      pid: process.pid,
+      started: startTime(process.pid),
+    })
+    lock.release()
   })
 
   it('releasing never removes a lock another relay took over', () => {
