@@ -65,6 +65,12 @@ describe('relay CLI: start-up errors', () => {
     expect(existsSync(`${db}.lock`)).toBe(false)
   })
 
+  it('an address this machine does not have: exit 1', async () => {
+    // 192.0.2.0/24 is TEST-NET-1: documentation only, never a local address.
+    const run = await runCli(['--port', '0', '--host', '192.0.2.1', '--db', ':memory:', '--secret', SECRET])
+    expectOneLine(run, 1, 'cannot listen on 192.0.2.1:0: no such address on this machine')
+  })
+
   it('a missing public key file: exit 2', async () => {
     const run = await runCli(['--port', '0', '--db', ':memory:', '--public-key', '/nonexistent/key.pem'])
     expectOneLine(run, 2, 'cannot read the public key file /nonexistent/key.pem: no such file')
