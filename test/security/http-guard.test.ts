@@ -144,6 +144,9 @@ describe('HTTP before authentication cannot crash the relay', () => {
     expect(status(answers.get('a bad Sec-WebSocket-Key')!)).toBe(400)
     expect(status(answers.get('a huge header')!)).toBe(431)
     expect(relay.stderr).not.toMatch(/URIError|TypeError|\n\s+at /)
+    // Refused by the parsers, not caught by the last-resort guards (which would log relay_error).
+    expect(relay.stderr).not.toContain('relay_error')
+    expect(relay.stderr).toContain('"event":"request_refused"')
 
     const health = await fetch(`http://127.0.0.1:${port}/healthz`)
     expect(health.status).toBe(200)
