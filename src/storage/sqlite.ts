@@ -68,7 +68,10 @@ export class SqliteStorage implements StorageAdapter {
       db.pragma('busy_timeout = 5000')
       db.exec(SCHEMA)
     } catch (cause) {
-      throw new ColloquyError('INVALID_ARGUMENT', 'cannot open the SQLite database at the given path', { cause })
+      // The path and SQLite's reason ("unable to open database file", "file is not a database",
+      // "attempt to write a readonly database"): what an operator needs to fix a start-up.
+      const reason = cause instanceof Error ? cause.message : String(cause)
+      throw new ColloquyError('INVALID_ARGUMENT', `cannot open the SQLite database ${path}: ${reason}`, { cause })
     }
     this.#db = db
     this.#selectLog = db.prepare<[string], Buffer>('SELECT data FROM updates WHERE doc = ? ORDER BY seq').pluck()
