@@ -29,6 +29,7 @@ import {
   removeInboxEntry,
   summaryOf,
 } from './inbox.ts'
+import { type Logger, silentLogger } from './log.ts'
 import type { RelayMetrics } from './metrics.ts'
 import {
   CLIENTS_ROOT,
@@ -39,6 +40,7 @@ import {
   sleepingStateOf,
   validateConversationUpdate,
   validateProfileUpdate,
+  validatorErrorFields,
 } from './validate.ts'
 
 /** Transaction origin of the relay's own writes (clientID bindings). */
@@ -126,6 +128,8 @@ export interface RelayCoreOptions {
   maxDocumentsPerConnection?: number
   /** Counters for `/metrics`. */
   metrics?: RelayMetrics
+  /** Where the core reports what the operator must know (a failure inside the validator). Default: silent. */
+  logger?: Logger
   /**
    * Validate every conversation update before applying it (default true). Turning it off lets any
    * participant forge anything; it exists only to measure what validation costs.
@@ -221,6 +225,7 @@ export class RelayCore {
   readonly #online = new Map<string, number>()
   readonly #maxDocs: number
   readonly metrics: RelayMetrics | null
+  readonly #logger: Logger
   /** @internal */
   readonly _validate: boolean
   #closed = false
@@ -249,7 +254,14 @@ export class RelayCore {
     this.#onError = options.onError ?? (() => {})
     this.#maxDocs = options.maxDocumentsPerConnection ?? 5000
     this.metrics = options.metrics ?? null
+    this.#logger = options.logger ?? silentLogger
     this._validate = options.validate ?? true
+  }
+
+  /** @internal An exception inside the validator: a relay bug, logged and counted, never blamed on the client. */
+  _validatorFailed(docName: string, identity: string, update: Uint8Array, error: unknown): void {
+    if (this.metrics) this.metrics.validatorErrors++
+    this.#logger.error('validator_error', validatorErrorFields(docName, identity, update, error))
   }
 
   /** Accepts an authenticated connection for `identity`. */
@@ -1048,6 +1060,7 @@ export class CoreConnection {
         if (d.kind === 'user' && this.#core._validate) {
           const verdict = validateProfileUpdate(d.doc, this.identity, update)
           if (!verdict.ok) {
+            if (verdict.internal) this.#core._validatorFailed(docName, this.identity, update, verdict.error)
             this.#reject(docName, verdict.reason)
             return
           }
@@ -1055,6 +1068,7 @@ export class CoreConnection {
         if (d.conv && this.#core._validate) {
           const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update)
           if (!verdict.ok) {
+            if (verdict.internal) this.#core._validatorFailed(docName, this.identity, update, verdict.error)
             this.#reject(docName, verdict.reason)
             return
           }

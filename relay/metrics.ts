@@ -6,6 +6,8 @@ export class RelayMetrics {
   updatesApplied = 0
   messagesSequenced = 0
   readonly rejections = new Map<string, number>()
+  /** Exceptions inside the update validator: relay bugs (the update is refused, and logged as `validator_error`). */
+  validatorErrors = 0
   storeWrites = 0
   storeSecondsSum = 0
   readonly #storeBuckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1]
@@ -48,6 +50,9 @@ export class RelayMetrics {
       'Connections or frames refused, by reason.',
       [...this.rejections].map(([reason, n]) => [`{reason="${reason}"}`, n]),
     )
+    metric('colloquy_validator_errors_total', 'counter', 'Updates refused because the validator failed (relay bugs).', [
+      ['', this.validatorErrors],
+    ])
     lines.push(
       '# HELP colloquy_store_write_seconds Time to store one update durably.',
       '# TYPE colloquy_store_write_seconds histogram',

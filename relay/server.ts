@@ -112,6 +112,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       sleepAfterMs: options.sleepAfterMs,
       maxDocumentsPerConnection: limits.maxDocumentsPerConnection,
       metrics,
+      logger,
       onError: (error) =>
         logger.error('relay_error', { message: error instanceof Error ? error.message : String(error) }),
     })
