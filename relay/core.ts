@@ -7,6 +7,7 @@ import { addDeletes, type DeleteRanges, encodeUpdateSince, type Transaction } fr
 import { invalidArgument } from '../src/errors.ts'
 import { unrefTimer } from '../src/runtime.ts'
 import { ConversationDocument } from '../src/schema/layout.ts'
+import { isUnjoinedCreator } from '../src/schema/permissions.ts'
 import { Sequencer } from '../src/schema/sequencer.ts'
 import { checkDuration, checkOneOf } from '../src/schema/validate.ts'
 import type { StorageAdapter } from '../src/storage/adapter.ts'
@@ -426,7 +427,7 @@ export class RelayCore {
         if (conv === null) return d.members.has(identity)
         if (!conv.exists) return true
         if (conv.get('deleted', false)) return false
-        return conv.participants.has(identity) || conv.get('createdBy', '') === identity
+        return conv.participants.has(identity) || isUnjoinedCreator(conv, identity)
       }
     }
   }
@@ -683,7 +684,7 @@ export class RelayCore {
       })
       conv.participants.observe((event) => {
         for (const [identity, change] of event.changes.keys) {
-          if (change.action === 'delete' && identity !== conv.get('createdBy', '')) d.kicks.add(identity)
+          if (change.action === 'delete') d.kicks.add(identity)
         }
         this.#refreshMembers(d)
       })
@@ -713,7 +714,7 @@ export class RelayCore {
       if (p.type === 'chat') out.add(key)
     })
     const creator = conv.get('createdBy', '')
-    if (creator) out.add(creator)
+    if (isUnjoinedCreator(conv, creator)) out.add(creator)
     return out
   }
 

@@ -16,7 +16,7 @@ import {
   type Role,
 } from '../src/schema/layout.ts'
 import { LIMITS } from '../src/schema/limits.ts'
-import { canManageParticipant } from '../src/schema/permissions.ts'
+import { canManageParticipant, isUnjoinedCreator } from '../src/schema/permissions.ts'
 import { ACCESS, checkEmoji, NOTIFICATION_LEVELS, ROLES, STATES } from '../src/schema/validate.ts'
 import type { LogFields } from './log.ts'
 import { CLIENTS_ROOT, type Deletion, decodeChanges, type NewItem, Refused, refuse } from './update-decoder.ts'
@@ -199,9 +199,10 @@ const checkSemantics = (
   }
   if (!exists && !creating && created.length + deletions.length > 0) refuse('the conversation does not exist')
 
-  // Roles before this update (the creator counts as admin).
+  // Roles before this update: the creator counts as admin until they first take part (permissions.ts).
   const before = (who: string): ParticipantRecord | undefined => conv.participants.get(who)
-  const roleBefore = (): Role | null => before(identity)?.role ?? (createdBy === identity ? 'admin' : null)
+  const unjoinedCreator = exists ? isUnjoinedCreator(conv, identity) : createdBy === identity
+  const roleBefore = (): Role | null => before(identity)?.role ?? (unjoinedCreator ? 'admin' : null)
   const canManage = (targetRole: Role): boolean => {
     if (exists) return canManageParticipant(conv, identity, targetRole)
     return createdBy === identity
@@ -256,7 +257,7 @@ const checkSemantics = (
         if (!existing) {
           if (rec.addedBy !== identity) refuse('addedBy must be the writer')
           if (it.key === identity) {
-            if (createdBy !== identity) refuse('only the creator may join without being added')
+            if (!unjoinedCreator) refuse('only the creator, before first taking part, may join without being added')
           } else if (!canManage(rec.role)) refuse('not allowed to add this participant')
         } else if (it.key === identity && !canManage(existing.role)) {
           if (rec.role !== existing.role || rec.access !== existing.access)
