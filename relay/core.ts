@@ -21,6 +21,7 @@ import {
   startFrame,
 } from '../src/sync/protocol.ts'
 import { CloseCode } from '../src/sync/transport.ts'
+import { type ClientIdLimits, ClientIdQuota } from './client-ids.ts'
 import {
   type InboxLastMessage,
   inboxEntryFor,
@@ -131,6 +132,8 @@ export interface RelayCoreOptions {
   metrics?: RelayMetrics
   /** Where the core reports what the operator must know (a failure inside the validator). Default: silent. */
   logger?: Logger
+  /** New Yjs clientIDs one identity may bring into one document (see `relay/client-ids.ts`). */
+  clientIdLimits?: ClientIdLimits
   /**
    * Validate every conversation update before applying it (default true). Turning it off lets any
    * participant forge anything; it exists only to measure what validation costs.
@@ -229,6 +232,8 @@ export class RelayCore {
   readonly #logger: Logger
   /** @internal */
   readonly _validate: boolean
+  /** @internal */
+  readonly _clientIds: ClientIdQuota
   #closed = false
 
   constructor(options: RelayCoreOptions) {
@@ -257,6 +262,7 @@ export class RelayCore {
     this.metrics = options.metrics ?? null
     this.#logger = options.logger ?? silentLogger
     this._validate = options.validate ?? true
+    this._clientIds = new ClientIdQuota(options.clientIdLimits, this.#now)
   }
 
   /** @internal An exception inside the validator: a relay bug, logged and counted, never blamed on the client. */
@@ -1059,7 +1065,7 @@ export class CoreConnection {
           return
         }
         if (d.kind === 'user' && this.#core._validate) {
-          const verdict = validateProfileUpdate(d.doc, this.identity, update)
+          const verdict = validateProfileUpdate(d.doc, this.identity, update, this.#core._clientIds)
           if (!verdict.ok) {
             if (verdict.internal) this.#core._validatorFailed(docName, this.identity, update, verdict.error)
             this.#reject(docName, verdict.reason)
@@ -1067,7 +1073,7 @@ export class CoreConnection {
           }
         }
         if (d.conv && this.#core._validate) {
-          const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update)
+          const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update, this.#core._clientIds)
           if (!verdict.ok) {
             if (verdict.internal) this.#core._validatorFailed(docName, this.identity, update, verdict.error)
             this.#reject(docName, verdict.reason)

@@ -124,7 +124,8 @@ const rangeLength = (r: DeleteRange): number => r.len
 
 /**
  * Decodes an update against the live document: every new item with its map root and key, every
- * delete with the value it removes, and the clientIDs to bind to the writer (when `bind`).
+ * delete with the value it removes, and the clientIDs new to the document (to bind to the writer,
+ * when `bind`).
  */
 export const decodeChanges = (
   doc: Y.Doc,
@@ -238,7 +239,7 @@ export const decodeChanges = (
       const bound = bindings.get(String(client))
       if (bound !== undefined && bound !== identity) refuse('client id belongs to another identity')
       if (bound === undefined) newClients.add(client)
-    }
+    } else if (Y.getState(store, client) === 0) newClients.add(client) // only its owner writes here
     // Clients never write GC structs into schema documents (roots are never deleted); a few bytes
     // each, they would let one frame claim tens of thousands of clientIDs.
     if (struct instanceof Y.GC) refuse('garbage-collected structs are not part of the schema')

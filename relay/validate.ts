@@ -18,6 +18,7 @@ import {
 import { LIMITS } from '../src/schema/limits.ts'
 import { canManageParticipant, isUnjoinedCreator } from '../src/schema/permissions.ts'
 import { ACCESS, checkEmoji, NOTIFICATION_LEVELS, ROLES, STATES } from '../src/schema/validate.ts'
+import type { ClientIdQuota } from './client-ids.ts'
 import type { LogFields } from './log.ts'
 import { CLIENTS_ROOT, type Deletion, decodeChanges, type NewItem, Refused, refuse } from './update-decoder.ts'
 
@@ -129,12 +130,30 @@ export const validateConversationUpdate = (
   docKey: string,
   identity: string,
   update: Uint8Array,
+  quota: ClientIdQuota | null = null,
 ): Verdict => {
   return verdictOf(() => {
     const { created, deletions, newClients } = decodeChanges(conv.doc, identity, update, KNOWN_ROOTS, true)
     checkSemantics(conv, docKey, identity, created, deletions)
+    takeClientIds(quota, conv.doc, `conv/${docKey}`, identity, newClients, true)
     return newClients
   })
+}
+
+/**
+ * Charges an accepted update's new clientIDs to the writer (last: a verdict that accepts is
+ * applied, and only then do they count).
+ */
+const takeClientIds = (
+  quota: ClientIdQuota | null,
+  doc: Y.Doc,
+  docName: string,
+  identity: string,
+  newClients: number[],
+  bound: boolean,
+): void => {
+  const refusal = quota?.take(doc, docName, identity, newClients.length, bound) ?? null
+  if (refusal !== null) refuse(refusal)
 }
 
 /** The fields of a user profile document (`user/<identity>`, root `profile`) and their checks. */
@@ -155,14 +174,20 @@ const PROFILE_FIELDS: Record<string, (v: unknown) => boolean> = {
  * Validates an update to the writer's own profile document: only the known fields, with their
  * types and sizes. (Who may write it at all — its owner — is checked before.)
  */
-export const validateProfileUpdate = (doc: Y.Doc, identity: string, update: Uint8Array): Verdict =>
+export const validateProfileUpdate = (
+  doc: Y.Doc,
+  identity: string,
+  update: Uint8Array,
+  quota: ClientIdQuota | null = null,
+): Verdict =>
   verdictOf(() => {
-    const { created } = decodeChanges(doc, identity, update, new Set(['profile']), false)
+    const { created, newClients } = decodeChanges(doc, identity, update, new Set(['profile']), false)
     for (const it of created) {
       const valid = PROFILE_FIELDS[it.key]
       if (!valid) refuse(`unknown profile field ${it.key}`)
       for (const v of it.values) if (!valid!(v)) refuse(`invalid ${it.key}`)
     }
+    takeClientIds(quota, doc, `user/${identity}`, identity, newClients, false)
     return []
   })
 
