@@ -1,4 +1,5 @@
 import type * as Y from 'yjs'
+import { invalidArgument } from '../src/errors.ts'
 import { CLIENTS_ROOT } from './update-decoder.ts'
 
 /**
@@ -37,6 +38,12 @@ export class ClientIdQuota {
   #sweptAt: number
 
   constructor(limits: ClientIdLimits = DEFAULT_CLIENT_ID_LIMITS, now: () => number = Date.now) {
+    for (const [name, v] of [
+      ['clientIdsPerHour', limits.perHour],
+      ['maxClientIdsPerIdentity', limits.total],
+    ] as const) {
+      if (!Number.isSafeInteger(v) || v < 1) throw invalidArgument(`${name} must be a positive integer`)
+    }
     this.#limits = limits
     this.#now = now
     this.#sweptAt = now()

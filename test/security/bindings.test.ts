@@ -148,4 +148,10 @@ describe('new clientIDs per identity and document are limited', () => {
     const live = (await w.relay.core._load(name)!).doc
     expect(live.store.clients.size).toBe(10)
   })
+
+  it('limits that are not positive integers are refused with INVALID_ARGUMENT', async () => {
+    for (const limits of [{ clientIdsPerHour: 0 }, { maxClientIdsPerIdentity: -1 }, { clientIdsPerHour: Number.NaN }]) {
+      await expect(s.relay({ limits })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    }
+  })
 })
