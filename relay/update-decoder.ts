@@ -60,6 +60,17 @@ export const inClockRange = (clock: number, length: number): boolean =>
   length <= MAX_CLOCK &&
   clock + length <= MAX_CLOCK
 
+/** The client of each group of structs read by the current {@link decodeStrict} (synchronous: never shared). */
+let groups: number[] = []
+/** Yjs' v1 decoder, noting the client of each group of structs (the delete set reads its clients otherwise). */
+class GroupRecorder extends Y.UpdateDecoderV1 {
+  override readClient(): number {
+    const client = super.readClient()
+    groups.push(client)
+    return client
+  }
+}
+
 /**
  * `Y.decodeUpdate`, refusing what `Y.applyUpdate` would read differently. Yjs applies only the
  * last group of structs a client has in an update (it keys them by client), while the decoder
@@ -67,14 +78,7 @@ export const inClockRange = (clock: number, length: number): boolean =>
  * clocks, integrated unjudged. Every clock and length must also be in range.
  */
 export const decodeStrict = (update: Uint8Array): ReturnType<typeof Y.decodeUpdate> => {
-  const groups: number[] = []
-  class GroupRecorder extends Y.UpdateDecoderV1 {
-    override readClient(): number {
-      const client = super.readClient()
-      groups.push(client)
-      return client
-    }
-  }
+  groups = []
   let decoded: ReturnType<typeof Y.decodeUpdate>
   try {
     decoded = Y.decodeUpdateV2(update, GroupRecorder)
