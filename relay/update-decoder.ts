@@ -15,7 +15,7 @@ export const CLIENTS_ROOT = 'clients'
 /**
  * Largest clock, and clock + length, accepted from a client for a struct or a delete range. An
  * honest session advances its clock by one per map entry it writes; 2^32 of them in one document
- * would be hundreds of GiB, far beyond anything that loads. The bound keeps every sum of clocks
+ * would take more than 100 GiB, far beyond anything that loads. The bound keeps every sum of clocks
  * and lengths the relay computes an exact integer: from 2^53 on, `x + 1 === x`, which once let new
  * content pass for a repeat of what the relay had while Yjs integrated it.
  */
