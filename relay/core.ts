@@ -7,6 +7,7 @@ import { addDeletes, type DeleteRanges, encodeUpdateSince, type Transaction } fr
 import { invalidArgument } from '../src/errors.ts'
 import { unrefTimer } from '../src/runtime.ts'
 import { ConversationDocument } from '../src/schema/layout.ts'
+import { isUnjoinedCreator } from '../src/schema/permissions.ts'
 import { Sequencer } from '../src/schema/sequencer.ts'
 import { checkDuration, checkOneOf } from '../src/schema/validate.ts'
 import type { StorageAdapter } from '../src/storage/adapter.ts'
@@ -20,6 +21,7 @@ import {
   startFrame,
 } from '../src/sync/protocol.ts'
 import { CloseCode } from '../src/sync/transport.ts'
+import { type ClientIdLimits, ClientIdQuota } from './client-ids.ts'
 import {
   type InboxLastMessage,
   inboxEntryFor,
@@ -29,7 +31,7 @@ import {
   removeInboxEntry,
   summaryOf,
 } from './inbox.ts'
-import type { Logger } from './log.ts'
+import { type Logger, silentLogger } from './log.ts'
 import type { RelayMetrics } from './metrics.ts'
 import {
   CLIENTS_ROOT,
@@ -40,6 +42,7 @@ import {
   sleepingStateOf,
   validateConversationUpdate,
   validateProfileUpdate,
+  validatorErrorFields,
 } from './validate.ts'
 
 /** Transaction origin of the relay's own writes (clientID bindings). */
@@ -127,8 +130,10 @@ export interface RelayCoreOptions {
   maxDocumentsPerConnection?: number
   /** Counters for `/metrics`. */
   metrics?: RelayMetrics
-  /** Where refused updates and subscriptions are logged (with the identity and document). */
+  /** Where the core reports what the operator must know (a failure inside the validator). Default: silent. */
   logger?: Logger
+  /** New Yjs clientIDs one identity may bring into one document (see `relay/client-ids.ts`). */
+  clientIdLimits?: ClientIdLimits
   /**
    * Validate every conversation update before applying it (default true). Turning it off lets any
    * participant forge anything; it exists only to measure what validation costs.
@@ -224,9 +229,12 @@ export class RelayCore {
   readonly #online = new Map<string, number>()
   readonly #maxDocs: number
   readonly metrics: RelayMetrics | null
-  readonly logger: Logger | null
+  /** @internal */
+  readonly _logger: Logger
   /** @internal */
   readonly _validate: boolean
+  /** @internal */
+  readonly _clientIds: ClientIdQuota
   #closed = false
 
   constructor(options: RelayCoreOptions) {
@@ -253,8 +261,15 @@ export class RelayCore {
     this.#onError = options.onError ?? (() => {})
     this.#maxDocs = options.maxDocumentsPerConnection ?? 5000
     this.metrics = options.metrics ?? null
-    this.logger = options.logger ?? null
+    this._logger = options.logger ?? silentLogger
     this._validate = options.validate ?? true
+    this._clientIds = new ClientIdQuota(options.clientIdLimits, this.#now)
+  }
+
+  /** @internal An exception inside the validator: a relay bug, logged and counted, never blamed on the client. */
+  _validatorFailed(docName: string, identity: string, update: Uint8Array, error: unknown): void {
+    if (this.metrics) this.metrics.validatorErrors++
+    this._logger.error('validator_error', validatorErrorFields(docName, identity, update, error))
   }
 
   /** Accepts an authenticated connection for `identity`. */
@@ -419,7 +434,7 @@ export class RelayCore {
         if (conv === null) return d.members.has(identity)
         if (!conv.exists) return true
         if (conv.get('deleted', false)) return false
-        return conv.participants.has(identity) || conv.get('createdBy', '') === identity
+        return conv.participants.has(identity) || isUnjoinedCreator(conv, identity)
       }
     }
   }
@@ -676,7 +691,7 @@ export class RelayCore {
       })
       conv.participants.observe((event) => {
         for (const [identity, change] of event.changes.keys) {
-          if (change.action === 'delete' && identity !== conv.get('createdBy', '')) d.kicks.add(identity)
+          if (change.action === 'delete') d.kicks.add(identity)
         }
         this.#refreshMembers(d)
       })
@@ -706,7 +721,7 @@ export class RelayCore {
       if (p.type === 'chat') out.add(key)
     })
     const creator = conv.get('createdBy', '')
-    if (creator) out.add(creator)
+    if (isUnjoinedCreator(conv, creator)) out.add(creator)
     return out
   }
 
@@ -959,7 +974,7 @@ export class CoreConnection {
   /** Refuses an update: the connection is closed with 4422 and nothing of it is stored or forwarded. */
   #reject(docName: string, reason: string): void {
     this.#core.metrics?.reject('update_rejected')
-    this.#core.logger?.warn('update_refused', { identity: this.identity, document: docName, reason })
+    this.#core._logger.warn('update_refused', { identity: this.identity, document: docName, reason })
     this.close(CloseCode.updateRejected, shortReason(`${docName}: ${reason}`))
   }
 
@@ -997,7 +1012,7 @@ export class CoreConnection {
     if (!d.subscribers.has(this)) {
       if (!this.#core._mayRead(this.identity, d)) {
         this.#core.metrics?.reject('not_participant')
-        this.#core.logger?.info('document_refused', {
+        this.#core._logger.info('document_refused', {
           identity: this.identity,
           document: docName,
           reason: 'not_participant',
@@ -1060,15 +1075,17 @@ export class CoreConnection {
           return
         }
         if (d.kind === 'user' && this.#core._validate) {
-          const verdict = validateProfileUpdate(d.doc, this.identity, update)
+          const verdict = validateProfileUpdate(d.doc, this.identity, update, this.#core._clientIds)
           if (!verdict.ok) {
+            if (verdict.internal) this.#core._validatorFailed(docName, this.identity, update, verdict.error)
             this.#reject(docName, verdict.reason)
             return
           }
         }
         if (d.conv && this.#core._validate) {
-          const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update)
+          const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update, this.#core._clientIds)
           if (!verdict.ok) {
+            if (verdict.internal) this.#core._validatorFailed(docName, this.identity, update, verdict.error)
             this.#reject(docName, verdict.reason)
             return
           }

@@ -1,3 +1,5 @@
+import { DEFAULT_CLIENT_ID_LIMITS } from './client-ids.ts'
+
 /**
  * Network limits. Each is documented in docs/relay.md and has a wire-level test; exceeding one
  * closes the offending connection with `4429` (or `1009` for an oversized frame) and leaves
@@ -18,6 +20,13 @@ export interface RelayLimits {
   framesPerSecond: number
   /** Burst of frames per connection above the sustained rate (default 5,000: a client opening every conversation at once). */
   frameBurst: number
+  /**
+   * New Yjs clientIDs one identity may bring into one document per hour (default 100; a device
+   * brings one per session that writes there). Beyond it the update is refused (`4422`).
+   */
+  clientIdsPerHour: number
+  /** Yjs clientIDs one identity may hold in one document in all (default 10,000). Beyond it the update is refused (`4422`). */
+  maxClientIdsPerIdentity: number
 }
 
 /** The limits a relay applies unless `createRelay({ limits })` overrides them. */
@@ -29,6 +38,8 @@ export const DEFAULT_LIMITS: RelayLimits = {
   maxConnectionsPerIdentity: 20,
   framesPerSecond: 500,
   frameBurst: 5000,
+  clientIdsPerHour: DEFAULT_CLIENT_ID_LIMITS.perHour,
+  maxClientIdsPerIdentity: DEFAULT_CLIENT_ID_LIMITS.total,
 }
 
 /** A token bucket: `take()` is false once the burst is spent faster than the rate refills it. */

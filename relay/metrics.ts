@@ -54,6 +54,8 @@ export class RelayMetrics {
   messagesSequenced = 0
   /** Refusals counted so far, by reason (only reasons that happened). */
   readonly rejections = new Map<string, number>()
+  /** Exceptions inside the update validator: relay bugs (the update is refused, and logged as `validator_error`). */
+  validatorErrors = 0
   storeWrites = 0
   storeSecondsSum = 0
   /** This relay's own series (the process ones are added by `render`). */
@@ -105,6 +107,11 @@ export class RelayMetrics {
     counter('colloquy_bytes_sent_total', 'Bytes of frames sent to clients.', () => this.bytesSent)
     counter('colloquy_updates_applied_total', 'Document updates accepted and applied.', () => this.updatesApplied)
     counter('colloquy_messages_sequenced_total', 'Messages stamped with an index.', () => this.messagesSequenced)
+    counter(
+      'colloquy_validator_errors_total',
+      'Updates refused because the validator itself failed (relay bugs; see the validator_error log).',
+      () => this.validatorErrors,
+    )
     this.#rejections = new Counter({
       name: 'colloquy_rejections_total',
       help: 'Connections, frames or updates refused, by reason.',

@@ -31,6 +31,8 @@ const LIMIT_KEYS: OptionKeys<RelayLimits> = {
   maxConnectionsPerIdentity: true,
   framesPerSecond: true,
   frameBurst: true,
+  clientIdsPerHour: true,
+  maxClientIdsPerIdentity: true,
 }
 
 const AUTH_HINT = "createRelay needs `auth`: { secret: '<at least 32 bytes>' } or { publicKey: '<SPKI PEM>' }"

@@ -126,6 +126,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       idleUnloadMs: options.idleUnloadMs,
       sleepAfterMs: options.sleepAfterMs,
       maxDocumentsPerConnection: limits.maxDocumentsPerConnection,
+      clientIdLimits: { perHour: limits.clientIdsPerHour, total: limits.maxClientIdsPerIdentity },
       metrics,
       logger,
       onError: (error) => {

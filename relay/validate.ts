@@ -1,4 +1,5 @@
-import * as Y from 'yjs'
+import { digest as sha256 } from 'lib0/hash/sha256'
+import type * as Y from 'yjs'
 import { participantSidFor } from '../src/ids.ts'
 import { checkContent } from '../src/schema/content.ts'
 import { checkAttributes, isPlainObject } from '../src/schema/json.ts'
@@ -15,38 +16,51 @@ import {
   type Role,
 } from '../src/schema/layout.ts'
 import { LIMITS } from '../src/schema/limits.ts'
-import { canManageParticipant } from '../src/schema/permissions.ts'
+import { canManageParticipant, isUnjoinedCreator } from '../src/schema/permissions.ts'
 import { ACCESS, checkEmoji, NOTIFICATION_LEVELS, ROLES, STATES, urlProblem } from '../src/schema/validate.ts'
+import type { ClientIdQuota } from './client-ids.ts'
+import type { LogFields } from './log.ts'
+import { CLIENTS_ROOT, type Deletion, decodeChanges, type NewItem, Refused, refuse } from './update-decoder.ts'
 
-/** Root holding clientID → identity bindings; written by the relay only. */
-export const CLIENTS_ROOT = 'clients'
+export { CLIENTS_ROOT, changesNothing, isNoopUpdate, type SleepingState, sleepingStateOf } from './update-decoder.ts'
+
 /** The identity bound to the relay's own clientIDs (stamps, bindings). */
 export const RELAY_IDENTITY = '@relay'
 
-/** The outcome: accepted (with clientIDs to bind to the writer), or refused with a reason. */
-export type Verdict = { ok: true; newClients: number[] } | { ok: false; reason: string }
+/**
+ * The outcome: accepted (with clientIDs to bind to the writer), or refused with a reason. A
+ * refusal is `internal` when the validator itself failed (an exception, not a rule): that is a
+ * relay bug to report to the operator, with the `error`, not the client's fault.
+ */
+export type Verdict =
+  | { ok: true; newClients: number[] }
+  | { ok: false; reason: string; internal: false }
+  | { ok: false; reason: string; internal: true; error: unknown }
 
-interface NewItem {
-  client: number
-  clock: number
-  length: number
-  root: string
-  key: string
-  /** Values written (empty when the item arrived already deleted). */
-  values: unknown[]
+/**
+ * The log fields of a failure inside the validator: the document, the writer, the update's size
+ * and a short hash (to match it with a stored copy or a client's report), never its content.
+ */
+export const validatorErrorFields = (
+  docName: string,
+  identity: string,
+  update: Uint8Array,
+  error: unknown,
+): LogFields => {
+  const hash = [...sha256(update).subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('')
+  const e = error instanceof Error ? error : new Error(String(error))
+  // Where it failed: the first frame of the stack (source paths and line numbers only).
+  const at =
+    e.stack
+      ?.split('\n')
+      .find((l) => l.trimStart().startsWith('at '))
+      ?.trim() ?? null
+  return { doc: docName, identity, updateSha256: hash, updateBytes: update.byteLength, error: e.name, at }
 }
 
-interface Deletion {
-  root: string
-  key: string
-  /** The value that is being deleted (null when it arrived already deleted). */
-  old: unknown
-}
-
-class Refused extends Error {}
-const refuse = (reason: string): never => {
-  throw new Refused(reason)
-}
+/** What a client is told when the validator failed on its update. */
+export const VALIDATOR_ERROR_REASON =
+  'the relay failed to validate this update (a relay error, reported to its operator)'
 
 const META_KEYS = new Set<keyof MetaFields>([
   'sid',
@@ -64,11 +78,6 @@ const META_KEYS = new Set<keyof MetaFields>([
 const IMMUTABLE_META = new Set(['sid', 'createdBy', 'dateCreated'])
 const EDIT_KEYS = new Set(['content', 'attributes', 'by', 'at'])
 const KNOWN_ROOTS = new Set<string>([...Object.values(ROOTS), CLIENTS_ROOT])
-/**
- * New clientIDs one update may bind. An honest update brings one per session of the device that
- * wrote since its last sync; each binding is stored forever and sent to every participant.
- */
-const MAX_NEW_CLIENTS = 128
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
 const isIndex = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
@@ -121,12 +130,30 @@ export const validateConversationUpdate = (
   docKey: string,
   identity: string,
   update: Uint8Array,
+  quota: ClientIdQuota | null = null,
 ): Verdict => {
   return verdictOf(() => {
     const { created, deletions, newClients } = decodeChanges(conv.doc, identity, update, KNOWN_ROOTS, true)
     checkSemantics(conv, docKey, identity, created, deletions)
+    takeClientIds(quota, conv.doc, `conv/${docKey}`, identity, newClients, true)
     return newClients
   })
+}
+
+/**
+ * Charges an accepted update's new clientIDs to the writer (last: a verdict that accepts is
+ * applied, and only then do they count).
+ */
+const takeClientIds = (
+  quota: ClientIdQuota | null,
+  doc: Y.Doc,
+  docName: string,
+  identity: string,
+  newClients: number[],
+  bound: boolean,
+): void => {
+  const refusal = quota?.take(doc, docName, identity, newClients.length, bound) ?? null
+  if (refusal !== null) refuse(refusal)
 }
 
 /** The fields of a user profile document (`user/<identity>`, root `profile`) and their checks. */
@@ -147,14 +174,20 @@ const PROFILE_FIELDS: Record<string, (v: unknown) => boolean> = {
  * Validates an update to the writer's own profile document: only the known fields, with their
  * types and sizes. (Who may write it at all — its owner — is checked before.)
  */
-export const validateProfileUpdate = (doc: Y.Doc, identity: string, update: Uint8Array): Verdict =>
+export const validateProfileUpdate = (
+  doc: Y.Doc,
+  identity: string,
+  update: Uint8Array,
+  quota: ClientIdQuota | null = null,
+): Verdict =>
   verdictOf(() => {
-    const { created } = decodeChanges(doc, identity, update, new Set(['profile']), false)
+    const { created, newClients } = decodeChanges(doc, identity, update, new Set(['profile']), false)
     for (const it of created) {
       const valid = PROFILE_FIELDS[it.key]
       if (!valid) refuse(`unknown profile field ${it.key}`)
       for (const v of it.values) if (!valid!(v)) refuse(`invalid ${it.key}`)
     }
+    takeClientIds(quota, doc, `user/${identity}`, identity, newClients, false)
     return []
   })
 
@@ -162,230 +195,10 @@ const verdictOf = (run: () => number[]): Verdict => {
   try {
     return { ok: true, newClients: run() }
   } catch (error) {
-    if (error instanceof Refused) return { ok: false, reason: error.message }
-    return { ok: false, reason: 'malformed update' }
+    if (error instanceof Refused) return { ok: false, reason: error.message, internal: false }
+    // Malformed input is refused as such while decoding: whatever is thrown past that is ours.
+    return { ok: false, reason: VALIDATOR_ERROR_REASON, internal: true, error }
   }
-}
-
-/**
- * In `list`, sorted by clock with spans that do not overlap (one client's structs, items or delete
- * ranges), the element whose span `[start, start + length)` holds `clock`; a binary search.
- */
-const spanAt = <T>(
-  list: ReadonlyArray<T>,
-  clock: number,
-  startOf: (t: T) => number,
-  lengthOf: (t: T) => number,
-): T | undefined => {
-  let lo = 0
-  let hi = list.length - 1
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1
-    const t = list[mid]!
-    const start = startOf(t)
-    if (clock < start) hi = mid - 1
-    else if (clock >= start + lengthOf(t)) lo = mid + 1
-    else return t
-  }
-  return undefined
-}
-type DeleteRange = { clock: number; len: number }
-const newItemClock = (it: NewItem): number => it.clock
-const newItemLength = (it: NewItem): number => it.length
-const structClock = (s: Y.Item | Y.GC | Y.Skip): number => s.id.clock
-const structLength = (s: Y.Item | Y.GC | Y.Skip): number => s.length
-const rangeClock = (r: DeleteRange): number => r.clock
-const rangeLength = (r: DeleteRange): number => r.len
-
-/**
- * Decodes an update against the live document: every new item with its map root and key, every
- * delete with the value it removes, and the clientIDs to bind to the writer (when `bind`).
- */
-const decodeChanges = (
-  doc: Y.Doc,
-  identity: string,
-  update: Uint8Array,
-  roots: ReadonlySet<string>,
-  bind: boolean,
-): { created: NewItem[]; deletions: Deletion[]; newClients: number[] } => {
-  const store = doc.store
-  const bindings = bind ? doc.getMap<string>(CLIENTS_ROOT) : null
-  const rootNames = new Map<unknown, string>()
-  for (const [name, type] of doc.share) rootNames.set(type, name)
-  const { structs, ds } = Y.decodeUpdate(update)
-
-  // Items of this update per client, in clock order, for origin and delete lookups.
-  const own = new Map<number, NewItem[]>()
-  const newClients = new Set<number>()
-  const running = new Map<number, number>()
-  const created: NewItem[] = []
-
-  const findInUpdate = (client: number, clock: number): NewItem | undefined => {
-    const list = own.get(client)
-    return list && spanAt(list, clock, newItemClock, newItemLength)
-  }
-  const findInStore = (client: number, clock: number): Y.Item | Y.GC | null => {
-    if (clock >= Y.getState(store, client)) return null
-    const structsOf = store.clients.get(client)
-    if (!structsOf) return null
-    return structsOf[Y.findIndexSS(structsOf, clock)] ?? null
-  }
-  // Every struct of the update per client, in clock order. An origin may sit anywhere in the update:
-  // Yjs writes clients by descending clientID, so a restarted device's new (larger) clientID comes
-  // before the older clientID whose items its own build on.
-  const inUpdate = new Map<number, Array<Y.Item | Y.GC | Y.Skip>>()
-  for (const s of structs) {
-    const list = inUpdate.get(s.id.client) ?? []
-    list.push(s)
-    inUpdate.set(s.id.client, list)
-  }
-  const itemInUpdate = (id: Y.ID): Y.Item | undefined => {
-    const list = inUpdate.get(id.client)
-    const s = list && spanAt(list, id.clock, structClock, structLength)
-    return s instanceof Y.Item ? s : undefined
-  }
-  // Where an item of the update sits, following origins (iteratively: one key overwritten many
-  // times offline is a long chain), remembered so each item is resolved once.
-  const places = new Map<Y.Item, { root: string; key: string }>()
-  const placeOf = (start: Y.Item): { root: string; key: string } => {
-    const path = new Set<Y.Item>()
-    let item = start
-    let place: { root: string; key: string }
-    for (;;) {
-      const known = places.get(item)
-      if (known) {
-        place = known
-        break
-      }
-      if (typeof item.parent === 'string') {
-        if (item.parentSub === null) return refuse('only map keys are part of the schema')
-        place = { root: item.parent, key: item.parentSub }
-        break
-      }
-      if (item.parent !== null) return refuse('nested types are not part of the schema')
-      if (path.has(item)) return refuse('update references unknown structs')
-      path.add(item)
-      const id = (item.origin ?? item.rightOrigin ?? refuse('item without parent')) as Y.ID
-      const next = itemInUpdate(id)
-      if (!next) {
-        place = locate(id)
-        break
-      }
-      item = next
-    }
-    places.set(item, place)
-    for (const it of path) places.set(it, place)
-    return place
-  }
-  const locate = (id: Y.ID): { root: string; key: string } => {
-    const mine = itemInUpdate(id)
-    if (mine) return placeOf(mine)
-    const item = findInStore(id.client, id.clock)
-    if (!(item instanceof Y.Item)) return refuse('update references unknown structs')
-    const root = rootNames.get(item.parent)
-    if (root === undefined || item.parentSub === null) return refuse('update references structs outside the schema')
-    return { root, key: item.parentSub }
-  }
-
-  // Deletions an update makes without naming them: an item that arrives deleted still becomes its key's
-  // newest entry, and Yjs deletes the key's live value when it integrates it.
-  const implicit: Deletion[] = []
-  for (const struct of structs) {
-    if (struct instanceof Y.Skip) refuse('update has gaps')
-    // Yjs never writes an empty struct, yet integrates one found at the writer's clock (which the
-    // repeat check below would skip): as a key's newest entry it would delete the key's value unchecked.
-    if (struct.length <= 0) refuse('empty structs are not part of the schema')
-    const { client, clock } = struct.id
-    const known = running.get(client) ?? Y.getState(store, client)
-    if (clock > known) refuse('update references unknown structs')
-    const end = clock + struct.length
-    running.set(client, Math.max(known, end))
-    if (end <= known) continue // already integrated: a harmless repeat
-    // The relay's own clientID (this load's) is never a client's, bound or not.
-    if (client === doc.clientID) refuse('client id belongs to the relay')
-    if (bindings) {
-      const bound = bindings.get(String(client))
-      if (bound !== undefined && bound !== identity) refuse('client id belongs to another identity')
-      if (bound === undefined) newClients.add(client)
-    }
-    // Clients never write GC structs into schema documents (roots are never deleted); a few bytes
-    // each, they would let one frame claim tens of thousands of clientIDs.
-    if (struct instanceof Y.GC) refuse('garbage-collected structs are not part of the schema')
-    const item = struct as Y.Item
-    let root: string
-    let key: string
-    if (typeof item.parent === 'string') {
-      root = item.parent
-      if (item.parentSub === null) refuse('only map keys are part of the schema')
-      key = item.parentSub as string
-    } else if (item.parent !== null) {
-      refuse('nested types are not part of the schema')
-    }
-    if (item.origin) void locate(item.origin)
-    if (item.rightOrigin) void locate(item.rightOrigin)
-    if (typeof item.parent !== 'string') {
-      const at = locate((item.origin ?? item.rightOrigin ?? refuse('item without parent')) as Y.ID)
-      root = at.root
-      key = at.key
-    }
-    if (!roots.has(root!)) refuse(`unknown root ${root!}`)
-    if (clock < known) {
-      // Yjs integrates only the new tail, right after the writer's struct at `known - 1`, whatever
-      // origin the item claims (and deletes that struct if it lands as a key's newest entry): the
-      // struct it continues must sit under the same key.
-      const at = known - 1
-      let prev: { root: string; key: string } | undefined
-      if (at < Y.getState(store, client)) {
-        const before = findInStore(client, at)
-        const name = before instanceof Y.Item ? rootNames.get(before.parent) : undefined
-        if (before instanceof Y.Item && name !== undefined && before.parentSub !== null)
-          prev = { root: name, key: before.parentSub }
-      } else prev = findInUpdate(client, at)
-      if (prev?.root !== root! || prev.key !== key!) refuse('update overlaps structs it does not continue')
-    }
-    let values: unknown[]
-    if (item.content instanceof Y.ContentAny) values = item.content.arr
-    else if (item.content instanceof Y.ContentDeleted) {
-      values = []
-      const live = doc.share.get(root!) as Y.Map<unknown> | undefined
-      if (live?.has(key!)) implicit.push({ root: root!, key: key!, old: live.get(key!) ?? null })
-    } else refuse('only plain JSON values are part of the schema')
-    const entry: NewItem = { client, clock, length: item.length, root: root!, key: key!, values: values! }
-    const list = own.get(client) ?? []
-    list.push(entry)
-    own.set(client, list)
-    created.push(entry)
-  }
-
-  const deletions: Deletion[] = []
-  for (const [client, ranges] of ds.clients) {
-    for (const range of ranges) {
-      let clock = range.clock
-      const end = range.clock + range.len
-      while (clock < end) {
-        const mine = findInUpdate(client, clock)
-        if (mine) {
-          // The writer's own struct from this very update (its creation was checked above): deleting
-          // it touches nothing anyone else wrote. It usually arrives with its content already gone
-          // (say, a message sent and removed offline), so there is no old value to judge it by.
-          clock = mine.clock + mine.length
-          continue
-        }
-        const item = findInStore(client, clock)
-        if (item === null) refuse('delete references unknown structs')
-        if (item instanceof Y.Item && !item.deleted) {
-          const root = rootNames.get(item.parent)
-          if (root === undefined || item.parentSub === null) refuse('delete outside the schema')
-          const content = item.content instanceof Y.ContentAny ? item.content.arr : []
-          deletions.push({ root: root!, key: item.parentSub!, old: content[content.length - 1] ?? null })
-        }
-        clock = item!.id.clock + item!.length
-      }
-    }
-  }
-
-  if (newClients.size > MAX_NEW_CLIENTS) refuse('too many new client ids in one update')
-  return { created, deletions: [...deletions, ...implicit], newClients: [...newClients] }
 }
 
 const checkSemantics = (
@@ -411,9 +224,10 @@ const checkSemantics = (
   }
   if (!exists && !creating && created.length + deletions.length > 0) refuse('the conversation does not exist')
 
-  // Roles before this update (the creator counts as admin).
+  // Roles before this update: the creator counts as admin until they first take part (permissions.ts).
   const before = (who: string): ParticipantRecord | undefined => conv.participants.get(who)
-  const roleBefore = (): Role | null => before(identity)?.role ?? (createdBy === identity ? 'admin' : null)
+  const unjoinedCreator = exists ? isUnjoinedCreator(conv, identity) : createdBy === identity
+  const roleBefore = (): Role | null => before(identity)?.role ?? (unjoinedCreator ? 'admin' : null)
   const canManage = (targetRole: Role): boolean => {
     if (exists) return canManageParticipant(conv, identity, targetRole)
     return createdBy === identity
@@ -468,7 +282,7 @@ const checkSemantics = (
         if (!existing) {
           if (rec.addedBy !== identity) refuse('addedBy must be the writer')
           if (it.key === identity) {
-            if (createdBy !== identity) refuse('only the creator may join without being added')
+            if (!unjoinedCreator) refuse('only the creator, before first taking part, may join without being added')
           } else if (!canManage(rec.role)) refuse('not allowed to add this participant')
         } else if (it.key === identity && !canManage(existing.role)) {
           if (rec.role !== existing.role || rec.access !== existing.access)
@@ -708,80 +522,4 @@ const checkMessage = (key: string, v: unknown, identity: string, docKey: string)
   if (!(m.replyTo === null || typeof m.replyTo === 'string') || !isNumber(m.createdAt)) refuse('malformed message')
   checkBlocks(m.content, 'invalid message content')
   checkValue(() => checkAttributes(m.attributes, LIMITS.attributesBytes), 'invalid message attributes')
-}
-
-/** Whether applying `update` would change nothing (every struct known, every delete already done). */
-export const isNoopUpdate = (doc: Y.Doc, update: Uint8Array): boolean => {
-  let decoded: ReturnType<typeof Y.decodeUpdate>
-  try {
-    decoded = Y.decodeUpdate(update)
-  } catch {
-    return false
-  }
-  const store = doc.store
-  for (const struct of decoded.structs) {
-    if (struct.id.clock + struct.length > Y.getState(store, struct.id.client)) return false
-  }
-  for (const [client, ranges] of decoded.ds.clients) {
-    const structs = store.clients.get(client)
-    for (const range of ranges) {
-      if (!structs || range.clock + range.len > Y.getState(store, client)) return false
-      let clock = range.clock
-      while (clock < range.clock + range.len) {
-        const struct = structs[Y.findIndexSS(structs, clock)]!
-        if (struct instanceof Y.Item && !struct.deleted) return false
-        clock = struct.id.clock + struct.length
-      }
-    }
-  }
-  return true
-}
-
-/**
- * What a document that goes to sleep keeps to recognise an update that would change nothing: its
- * state vector and its delete set (encoded as an update without structs: a few bytes per range).
- */
-export interface SleepingState {
-  sv: Map<number, number>
-  /** Null when nothing was ever deleted. */
-  deletes: Uint8Array | null
-}
-
-/** The {@link SleepingState} of `doc`. */
-export const sleepingStateOf = (doc: Y.Doc): SleepingState => {
-  const sv = new Map<number, number>()
-  for (const [client, structs] of doc.store.clients) {
-    const last = structs[structs.length - 1]!
-    sv.set(client, last.id.clock + last.length)
-  }
-  const deleted = Y.createDeleteSetFromStructStore(doc.store).clients.size > 0
-  return { sv, deletes: deleted ? Y.encodeStateAsUpdate(doc, Y.encodeStateVector(doc)) : null }
-}
-
-/** Whether the merged, sorted `ranges` of one client cover `[clock, clock + len)`. */
-const covered = (ranges: ReadonlyArray<DeleteRange>, clock: number, len: number): boolean => {
-  const r = spanAt(ranges, clock, rangeClock, rangeLength)
-  return r !== undefined && clock + len <= r.clock + r.len
-}
-
-/** {@link isNoopUpdate} against a sleeping document's {@link SleepingState}. */
-export const changesNothing = (state: SleepingState, update: Uint8Array): boolean => {
-  let decoded: ReturnType<typeof Y.decodeUpdate>
-  try {
-    decoded = Y.decodeUpdate(update)
-  } catch {
-    return false
-  }
-  for (const struct of decoded.structs) {
-    if (struct.id.clock + struct.length > (state.sv.get(struct.id.client) ?? 0)) return false
-  }
-  if (decoded.ds.clients.size === 0) return true
-  if (state.deletes === null) return false
-  const known = Y.decodeUpdate(state.deletes).ds.clients
-  for (const [client, ranges] of decoded.ds.clients) {
-    const have = known.get(client)
-    if (!have) return false
-    for (const range of ranges) if (!covered(have, range.clock, range.len)) return false
-  }
-  return true
 }

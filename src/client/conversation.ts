@@ -27,7 +27,7 @@ import {
 } from '../schema/layout.ts'
 import { DEFAULT_PAGE_SIZE, LIMITS } from '../schema/limits.ts'
 import { MessageLog } from '../schema/message-log.ts'
-import { can, canManageParticipant, effectiveRole } from '../schema/permissions.ts'
+import { can, canManageParticipant, effectiveRole, isUnjoinedCreator } from '../schema/permissions.ts'
 import { advanceHorizon, allHorizons, type ReadHorizon, setHorizon } from '../schema/reads.ts'
 import {
   ACCESS,
@@ -338,12 +338,16 @@ export class Conversation extends Emitter<ConversationEvents> {
 
   // ---------------------------------------------------------------- membership
 
-  /** Adds me as a participant (the creator, or a participant already: no-op). */
+  /**
+   * Adds me as a participant (a participant already: no-op). Only the creator may join unasked,
+   * and only before first taking part: after leaving or being removed, an admin adds you back.
+   */
   async join(): Promise<Conversation> {
     this.#assertUsable()
     const me = this.#host.identity
     if (this._doc.participants.has(me)) return this
-    if (this.createdBy !== me) throw forbidden('only the creator may join this conversation; ask an admin to add you')
+    if (!isUnjoinedCreator(this._doc, me))
+      throw forbidden('only the creator may join this conversation, before first taking part; ask an admin to add you')
     await this.#write(() => this.#putParticipant(me, 'chat', null, null, {}, 'admin', 'ReadWrite'))
     return this
   }
@@ -357,7 +361,7 @@ export class Conversation extends Emitter<ConversationEvents> {
     return this
   }
 
-  /** Deletes the conversation for everyone (admins, or the creator). */
+  /** Deletes the conversation for everyone (admins, or the creator before first taking part). */
   async delete(): Promise<void> {
     this.#assertUsable()
     this.#require('manageConversation', 'delete this conversation')
@@ -1198,7 +1202,7 @@ export class Conversation extends Emitter<ConversationEvents> {
   #computeVisible(): boolean {
     if (!this._doc.exists || this.isDeleted) return false
     const me = this.#host.identity
-    return this._doc.participants.has(me) || this.createdBy === me
+    return this._doc.participants.has(me) || isUnjoinedCreator(this._doc, me)
   }
 
   #computeJoined(): boolean {

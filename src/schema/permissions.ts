@@ -4,7 +4,7 @@ import type { Access, ConversationDocument, ParticipantRecord, Role } from './la
  * Who may do what in a conversation. Pure functions over the document, shared by the client
  * (which refuses early with `FORBIDDEN`) and the relay (which refuses the update).
  *
- * | action | admin | moderator | member | creator, not a participant |
+ * | action | admin | moderator | member | creator who never took part |
  * |---|---|---|---|---|
  * | send, edit own messages | ✓ (ReadWrite) | ✓ (ReadWrite) | ✓ (ReadWrite) | — |
  * | remove own messages | ✓ | ✓ | ✓ | — |
@@ -13,9 +13,12 @@ import type { Access, ConversationDocument, ParticipantRecord, Role } from './la
  * | add/remove members, change their access | ✓ | ✓ | — | ✓ |
  * | add/remove admins and moderators, change roles | ✓ | — | — | ✓ |
  * | update name, attributes, subject, state; delete the conversation | ✓ | — | — | ✓ |
+ * | join without being added | — | — | — | ✓ |
  *
- * The creator may manage a conversation they created without being in it (create, then add people),
- * and may join it; once they are a participant, their participant role decides.
+ * Ownership: creating a conversation makes you its admin until your first participant record (your
+ * own join, or someone adding you). From then on that record alone decides, as for anyone: a
+ * demotion holds, and once you leave or are removed you are added back like anyone else.
+ * `createdBy` stays as a fact and grants nothing more.
  */
 export type Action =
   | 'send'
@@ -32,11 +35,22 @@ const RANK: Record<Role, number> = { member: 0, moderator: 1, admin: 2 }
 export const participantOf = (doc: ConversationDocument, identity: string): ParticipantRecord | undefined =>
   doc.participants.get(identity)
 
-/** The effective role: the participant's, or admin for a creator who is not a participant. */
+/**
+ * Whether `identity` has, or ever had, a participant record here. A removed map key keeps its last
+ * entry as a deleted item (Yjs' `_map`), in every replica and in every stored or compacted log.
+ */
+export const hasTakenPart = (doc: ConversationDocument, identity: string): boolean =>
+  (doc.participants as unknown as { _map: Map<string, unknown> })._map.has(identity)
+
+/** Whether `identity` created the conversation and never took part: its admin, by creation alone. */
+export const isUnjoinedCreator = (doc: ConversationDocument, identity: string): boolean =>
+  identity !== '' && doc.get('createdBy', '') === identity && !hasTakenPart(doc, identity)
+
+/** The effective role: the participant's, or admin for a creator who never took part. */
 export const effectiveRole = (doc: ConversationDocument, identity: string): Role | null => {
   const p = participantOf(doc, identity)
   if (p) return p.role
-  if (doc.get('createdBy', '') === identity) return 'admin'
+  if (isUnjoinedCreator(doc, identity)) return 'admin'
   return null
 }
 

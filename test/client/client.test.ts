@@ -300,10 +300,10 @@ describe('client events', () => {
     await c.createConversation({ friendlyName: 'b' })
     expect(order).toEqual(['added:a', 'joined:a', 'added:b'])
     await conv.leave()
-    // The creator still sees the conversation after leaving it.
-    expect(order).toEqual(['added:a', 'joined:a', 'added:b', 'left:a'])
+    // Having taken part, the creator loses the conversation on leaving, like anyone.
+    expect(order).toEqual(['added:a', 'joined:a', 'added:b', 'left:a', 'removed:a'])
     expect(conv.status).toBe('notParticipating')
-    expect(await c.getConversationBySid(conv.sid)).toBe(conv)
+    await expectCode(c.getConversationBySid(conv.sid), 'NOT_FOUND')
   })
 
   it('conversationRemoved when the conversation is deleted; it is gone afterwards', async () => {

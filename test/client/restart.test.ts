@@ -115,19 +115,21 @@ describe.each([
     const store = openStore(backend)
     const first = await Client.create({ identity: 'alice', storage: store })
     const gone = await first.createConversation({ friendlyName: 'gone', join: true })
+    const left = await first.createConversation({ friendlyName: 'left', join: true })
     const kept = await first.createConversation({ friendlyName: 'kept', join: true })
     const m = await kept.sendMessage('removed message')
     await kept.sendMessage('kept message')
     await m.remove()
     await gone.delete()
-    await kept.leave()
+    await left.sendMessage('said before leaving')
+    await left.leave()
     await first.shutdown()
 
     const second = await h.client('alice', { storage: store })
     const page = await second.getSubscribedConversations()
     expect(page.items.map((c) => c.friendlyName)).toEqual(['kept'])
     const keptAgain = page.items[0]!
-    expect(keptAgain.status).toBe('notParticipating')
+    expect(keptAgain.status).toBe('joined')
     expect((await keptAgain.getMessages()).items.map((x) => x.body)).toEqual(['kept message'])
   })
 

@@ -139,7 +139,6 @@ export const encodeUpdate = (
   structs: Struct[],
   deletes: Array<{ client: number; clock: number; len: number }> = [],
 ) => {
-  const encoder = new Y.UpdateEncoderV1()
   const byClient = new Map<number, Struct[]>()
   for (const s of structs) {
     const list = byClient.get(s.id.client) ?? []
@@ -147,11 +146,27 @@ export const encodeUpdate = (
     byClient.set(s.id.client, list)
   }
   const clients = [...byClient.keys()].sort((a, b) => b - a)
-  encoding.writeVarUint(encoder.restEncoder, clients.length)
-  for (const client of clients) {
-    const list = byClient.get(client)!
+  return encodeGroups(
+    clients.map((c) => byClient.get(c)!),
+    deletes,
+  )
+}
+
+/**
+ * Hand-encodes a v1 update from groups of structs, written in the order given, each under the
+ * client and from the clock of its first struct (a struct's own clock is implied by the lengths
+ * before it). Unlike {@link encodeUpdate} it may write one client in several groups, which Yjs
+ * never does.
+ */
+export const encodeGroups = (
+  groups: Struct[][],
+  deletes: Array<{ client: number; clock: number; len: number }> = [],
+) => {
+  const encoder = new Y.UpdateEncoderV1()
+  encoding.writeVarUint(encoder.restEncoder, groups.length)
+  for (const list of groups) {
     encoding.writeVarUint(encoder.restEncoder, list.length)
-    encoder.writeClient(client)
+    encoder.writeClient(list[0]!.id.client)
     encoding.writeVarUint(encoder.restEncoder, list[0]!.id.clock)
     for (const s of list) s.write(encoder, 0)
   }
