@@ -125,6 +125,7 @@ export class LiveSubscription<T> {
 
   readonly #extra: () => unknown
   #lastExtra: unknown = undefined
+  readonly #listeners = new Set<() => void>()
 
   /**
    * @internal `extra` is a value delivered alongside the snapshot (a list's `loadedAll`): a change
@@ -158,6 +159,31 @@ export class LiveSubscription<T> {
     return this.#latest
   }
 
+  /**
+   * Attaches `onChange`, called after each new snapshot is delivered (read it with `getSnapshot`)
+   * and once if the window ends with an error; returns the function that detaches it. Detaching
+   * does not end the window (`unsubscribe` does). With `getSnapshot` this is the pair external
+   * stores expect, such as React's `useSyncExternalStore`.
+   *
+   * @example
+   * const sub = conversation.subscribeMessages(() => {})
+   * const detach = sub.subscribe(() => render(sub.getSnapshot()))
+   */
+  subscribe(onChange: () => void): () => void {
+    if (typeof onChange !== 'function') throw new ColloquyError('INVALID_ARGUMENT', 'onChange must be a function')
+    // Each attachment is its own entry, so attaching one function twice needs two detaches.
+    const entry = () => onChange()
+    this.#listeners.add(entry)
+    return () => {
+      this.#listeners.delete(entry)
+    }
+  }
+
+  /** The last snapshot delivered, or null before the first (the same as `latestSnapshot`). */
+  getSnapshot(): T | null {
+    return this.#latest
+  }
+
   /** Stops updates. Idempotent. */
   unsubscribe(): void {
     if (this.#state === 'unsubscribed' || this.#state === 'error') return
@@ -179,6 +205,7 @@ export class LiveSubscription<T> {
         this.error = error
         this.#state = 'error'
         this.#end()
+        this.#notify()
         return
       }
       const first = this.#state === 'pending'
@@ -189,7 +216,12 @@ export class LiveSubscription<T> {
       this.#state = 'active'
       this.#emit(next)
       if (first) this.#resolveConnected(this)
+      this.#notify()
     })
+  }
+
+  #notify(): void {
+    for (const listener of [...this.#listeners]) listener()
   }
 
   #end(): void {

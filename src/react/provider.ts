@@ -1,0 +1,126 @@
+import {
+  createContext,
+  createElement,
+  type ReactNode,
+  useContext,
+  useEffect,
+  useMemo,
+  useState,
+  useSyncExternalStore,
+} from 'react'
+import { Client, type ClientOptions } from '../client/client.ts'
+import { ColloquyError } from '../errors.ts'
+import { WindowCache, type WindowSpec, type WindowState } from './shared-window.ts'
+
+interface ColloquyContextValue {
+  readonly client: Client
+  readonly cache: WindowCache
+}
+
+const ColloquyContext = createContext<ColloquyContextValue | null>(null)
+
+/** Props of `ColloquyProvider`: a client you created, or the options to create one. */
+export type ColloquyProviderProps =
+  | {
+      /** The client the hooks below use. You shut it down; the provider does not. */
+      client: Client
+      options?: never
+      fallback?: never
+      children?: ReactNode
+    }
+  | {
+      client?: never
+      /**
+       * Options for `Client.create`, read once on mount (give the provider a new `key` to start
+       * over with other options). The provider shuts this client down when it unmounts.
+       */
+      options: ClientOptions
+      /** Rendered while the client opens. Default: nothing. */
+      fallback?: ReactNode
+      children?: ReactNode
+    }
+
+/**
+ * Makes a colloquy `Client` available to the hooks below it, and shares their live windows: every
+ * component asking the same thing (`useMessages(sid, { limit: 30 })` twice) reads one window,
+ * released when the last of them unmounts.
+ *
+ * @example
+ * const client = await Client.create({ identity: 'alice' })
+ * const app = createElement(ColloquyProvider, { client }, createElement(Inbox))
+ */
+export function ColloquyProvider(props: ColloquyProviderProps): ReactNode {
+  const [created, setCreated] = useState<{ client: Client | null; error: unknown }>({ client: null, error: null })
+  const options = props.client === undefined ? props.options : undefined
+  // biome-ignore lint/correctness/useExhaustiveDependencies: options are read once on mount (documented)
+  useEffect(() => {
+    if (options === undefined) return
+    let cancelled = false
+    let client: Client | null = null
+    Client.create(options).then(
+      (c) => {
+        client = c
+        if (cancelled) void c.shutdown()
+        else setCreated({ client: c, error: null })
+      },
+      (error: unknown) => {
+        if (!cancelled) setCreated({ client: null, error })
+      },
+    )
+    return () => {
+      cancelled = true
+      if (client !== null) void client.shutdown()
+    }
+  }, [])
+  if (created.error !== null) throw created.error
+  const client = props.client ?? created.client
+  if (client === null) return props.fallback ?? null
+  return createElement(CacheScope, { client }, props.children)
+}
+
+/** One window cache per client, closed when the client changes or the provider unmounts. */
+function CacheScope({ client, children }: { client: Client; children?: ReactNode }): ReactNode {
+  const value = useMemo(() => ({ client, cache: new WindowCache() }), [client])
+  const { cache } = value
+  useEffect(() => {
+    let open = true
+    return () => {
+      open = false
+      // A microtask, not at once: Strict Mode runs this cleanup and the effect again in one commit.
+      queueMicrotask(() => {
+        if (!open) cache.close()
+      })
+    }
+  }, [cache])
+  return createElement(ColloquyContext.Provider, { value }, children)
+}
+
+/** @internal The provider's client and window cache. */
+export const useColloquy = (): ColloquyContextValue => {
+  const value = useContext(ColloquyContext)
+  if (value === null)
+    throw new ColloquyError('INVALID_ARGUMENT', 'colloquy hooks must be used inside a <ColloquyProvider>')
+  return value
+}
+
+/** The provider's `Client`, for actions the hooks do not cover (`createConversation`, …). */
+export const useClient = (): Client => useColloquy().client
+
+const IDLE: WindowState<undefined> = Object.freeze({ status: 'loading', value: undefined, error: null })
+const detached = () => () => {}
+const idle = () => IDLE
+
+/**
+ * @internal Reads the shared window `key` (made from `spec` if it is not open), re-rendering only
+ * when its state changes. A null key reads nothing (a hook given no conversation).
+ */
+export const useSharedWindow = <S, C>(
+  key: string | null,
+  spec: (client: Client) => WindowSpec<S, C>,
+): { state: WindowState<S>; shared: { readonly control: C; readonly settled: Promise<void> } | null } => {
+  const { client, cache } = useColloquy()
+  const shared = key === null ? null : cache.get(key, () => spec(client))
+  const getState: () => WindowState<unknown> = shared?.getState ?? idle
+  const state = useSyncExternalStore(shared?.attach ?? detached, getState, getState)
+  return { state: state as WindowState<S>, shared }
+}
