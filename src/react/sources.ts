@@ -56,8 +56,8 @@ export const sidOf = (ref: ConversationRef): string => {
 
 /**
  * The conversation `ref` names. A sid the client does not know yet (a new device whose inbox is
- * still syncing, a conversation I was just added to) is waited for until the client has synced;
- * then it is NOT_FOUND. Resolves to null once `signal` aborts (the window was released).
+ * still syncing, a conversation I was just added to) is waited for until the client has synced
+ * what it knows (inbox, then the conversations it names); then it is NOT_FOUND. Resolves to null once `signal` aborts (the window was released).
  */
 const resolve = async (client: Client, ref: ConversationRef, signal: AbortSignal): Promise<Conversation | null> => {
   if (ref instanceof Conversation) return ref
@@ -77,10 +77,19 @@ const resolve = async (client: Client, ref: ConversationRef, signal: AbortSignal
       signal.addEventListener('abort', abort, { once: true })
       offs.push(() => signal.removeEventListener('abort', abort))
     })
-    const synced = client.whenSynced({ signal }).then(
-      () => client.getConversationBySid(sid),
-      (error: unknown) => (signal.aborted ? null : Promise.reject(error)),
-    )
+    // Two rounds: the first sync can open conversations (my inbox names them) whose own
+    // documents the second one waits for.
+    const synced = (async () => {
+      for (let round = 1; ; round++) {
+        try {
+          await client.whenSynced({ signal })
+          return await client.getConversationBySid(sid)
+        } catch (error) {
+          if (signal.aborted) return null
+          if (round === 2 || !(error instanceof ColloquyError) || error.code !== 'NOT_FOUND') throw error
+        }
+      }
+    })()
     const conversation = await Promise.race([added, released, synced])
     return signal.aborted ? null : conversation
   } finally {
