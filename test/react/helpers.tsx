@@ -68,7 +68,7 @@ export const track = (): Tracker => {
 }
 
 /** Unmounts what a test rendered before the harness shuts its clients down (register after `useHarness`). */
-export const useCleanup = (): void => {
+export const unmountAfterEach = (): void => {
   afterEach(() => {
     cleanup()
     vi.restoreAllMocks()

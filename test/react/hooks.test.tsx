@@ -19,11 +19,11 @@ import {
   useUnreadCount,
   useUser,
 } from '../../src/react/index.js'
-import { manualClock, useHarness } from '../client/helpers.js'
-import { renderCounter, track, useCleanup } from './helpers.js'
+import { manualClock, useHarness as harness } from '../client/helpers.js'
+import { renderCounter, track, unmountAfterEach } from './helpers.js'
 
-const h = useHarness()
-useCleanup()
+const h = harness()
+unmountAfterEach()
 
 const texts = (messages: readonly MessageSnapshot[]) => messages.map((m) => m.plaintext).join(',')
 
