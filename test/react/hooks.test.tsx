@@ -19,7 +19,7 @@ import {
   useUnreadCount,
   useUser,
 } from '../../src/react/index.js'
-import { manualClock, useHarness as harness } from '../client/helpers.js'
+import { useHarness as harness, manualClock } from '../client/helpers.js'
 import { renderCounter, track, unmountAfterEach } from './helpers.js'
 
 const h = harness()
