@@ -82,16 +82,7 @@ export function ColloquyProvider(props: ColloquyProviderProps): ReactNode {
 function CacheScope({ client, children }: { client: Client; children?: ReactNode }): ReactNode {
   const value = useMemo(() => ({ client, cache: new WindowCache() }), [client])
   const { cache } = value
-  useEffect(() => {
-    let open = true
-    return () => {
-      open = false
-      // A microtask, not at once: Strict Mode runs this cleanup and the effect again in one commit.
-      queueMicrotask(() => {
-        if (!open) cache.close()
-      })
-    }
-  }, [cache])
+  useEffect(() => cache.hold(), [cache])
   return createElement(ColloquyContext.Provider, { value }, children)
 }
 

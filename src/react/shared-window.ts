@@ -215,6 +215,23 @@ export class WindowCache {
     return this.#windows.size
   }
 
+  #holders = 0
+
+  /** A provider holds the cache while mounted; the returned function lets go (the last one closes it). */
+  hold(): () => void {
+    this.#holders++
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
+      this.#holders--
+      // A microtask, not at once: Strict Mode lets go and holds again in one commit.
+      queueMicrotask(() => {
+        if (this.#holders === 0) this.close()
+      })
+    }
+  }
+
   /** Releases every window (the provider unmounted, or its client changed). */
   close(): void {
     this.#closed = true
