@@ -22,7 +22,7 @@ import {
 } from '../../src/react/index.js'
 import * as suspense from '../../src/react/suspense.js'
 import { useHarness as harness } from '../client/helpers.js'
-import { track, unmountAfterEach } from './helpers.js'
+import { Boundary, track, unmountAfterEach } from './helpers.js'
 
 const h = harness()
 unmountAfterEach()
@@ -110,7 +110,7 @@ describe('releasing what the hooks hold', () => {
     const t = track()
     let setShown: (v: { second: boolean; sid: string }) => void = () => {}
     function Two() {
-      const [shown, set] = useState({ second: true, sid })
+      const [shown, set] = useState<{ second: boolean; sid: string }>({ second: true, sid })
       setShown = set
       return (
         <>
@@ -195,7 +195,7 @@ describe('ColloquyProvider with client options', () => {
   })
 
   it('a client that cannot be created reaches the error boundary', async () => {
-    const { Boundary } = await import('./helpers.js')
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
     render(
       <Boundary>
         <ColloquyProvider options={{ identity: '' }}>
@@ -204,5 +204,6 @@ describe('ColloquyProvider with client options', () => {
       </Boundary>,
     )
     await screen.findByText('caught INVALID_ARGUMENT')
+    expect(logged).toHaveBeenCalled()
   })
 })
