@@ -78,10 +78,26 @@ export function ColloquyProvider(props: ColloquyProviderProps): ReactNode {
   return createElement(CacheScope, { client }, props.children)
 }
 
-/** One window cache per client, closed when the client changes or the provider unmounts. */
+/**
+ * The window cache of each client, shared by every provider of that client. Kept outside React
+ * state on purpose: a render React discards (a mount that failed or suspended above the provider)
+ * would otherwise drop its cache, and the next attempt would open every window again.
+ */
+const caches = new WeakMap<Client, WindowCache>()
+
+const cacheOf = (client: Client): WindowCache => {
+  let cache = caches.get(client)
+  if (cache === undefined || cache.closed) {
+    cache = new WindowCache()
+    caches.set(client, cache)
+  }
+  return cache
+}
+
+/** Provides the client's window cache, held while mounted and closed when the last provider of it unmounts. */
 function CacheScope({ client, children }: { client: Client; children?: ReactNode }): ReactNode {
-  const value = useMemo(() => ({ client, cache: new WindowCache() }), [client])
-  const { cache } = value
+  const cache = cacheOf(client)
+  const value = useMemo(() => ({ client, cache }), [client, cache])
   useEffect(() => cache.hold(), [cache])
   return createElement(ColloquyContext.Provider, { value }, children)
 }

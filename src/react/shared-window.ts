@@ -210,9 +210,9 @@ export class WindowCache {
     return created
   }
 
-  /** How many windows are open (tests and diagnostics). */
-  get size(): number {
-    return this.#windows.size
+  /** Whether the cache was closed (its last provider unmounted): it shares nothing any more. */
+  get closed(): boolean {
+    return this.#closed
   }
 
   #holders = 0

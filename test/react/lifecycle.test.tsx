@@ -166,6 +166,43 @@ describe('releasing what the hooks hold', () => {
       expect(t.listeners()).toBe(0)
     })
   })
+
+  it('a window opened by a render that never committed is released a while after it settled', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const alice = await h.client('alice')
+    const conv = await alice.createConversation({ join: true })
+    const t = track()
+    function Broken(): never {
+      useMessages(conv)
+      throw new Error('render failed after the hook')
+    }
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      render(
+        <ColloquyProvider client={alice}>
+          <Boundary>
+            <Broken />
+          </Boundary>
+        </ColloquyProvider>,
+      )
+      expect(screen.getByText('caught render failed after the hook')).toBeTruthy()
+      // The window opens and settles within microtasks (no timer runs meanwhile).
+      // React renders a failed mount twice, from the provider down: both renders share one window.
+      const active = () => t.windows.length > 0 && t.windows.every((w) => w.window.state === 'active')
+      await act(async () => {
+        for (let i = 0; i < 100 && !active(); i++) await Promise.resolve()
+      })
+      expect(active()).toBe(true)
+      expect(t.live().map((w) => w.method)).toEqual(['subscribeMessages'])
+      await act(() => vi.advanceTimersByTimeAsync(4_000))
+      expect(t.live()).toHaveLength(1)
+      await act(() => vi.advanceTimersByTimeAsync(1_000))
+      expect(t.live()).toEqual([])
+    } finally {
+      vi.useRealTimers()
+    }
+    expect(logged).toHaveBeenCalled()
+  })
 })
 
 function Pending() {
