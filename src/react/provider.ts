@@ -5,12 +5,13 @@ import {
   useContext,
   useEffect,
   useMemo,
+  useRef,
   useState,
   useSyncExternalStore,
 } from 'react'
 import { Client, type ClientOptions } from '../client/client.ts'
 import { ColloquyError } from '../errors.ts'
-import { WindowCache, type WindowSpec, type WindowState } from './shared-window.ts'
+import { type SharedWindow, WindowCache, type WindowSpec, type WindowState } from './shared-window.ts'
 
 interface ColloquyContextValue {
   readonly client: Client
@@ -126,7 +127,18 @@ export const useSharedWindow = <S, C>(
   spec: (client: Client) => WindowSpec<S, C>,
 ): { state: WindowState<S>; shared: { readonly control: C; readonly settled: Promise<void> } | null } => {
   const { client, cache } = useColloquy()
-  const shared = key === null ? null : cache.get(key, () => spec(client))
+  // A component keeps the window it has for as long as it asks the same thing, even one that
+  // failed (the cache stops sharing failed windows, so a component that mounts later tries again).
+  const held = useRef<{ key: string; cache: WindowCache; shared: SharedWindow<S, C> } | null>(null)
+  let shared: SharedWindow<S, C> | null = null
+  if (key !== null) {
+    const h = held.current
+    if (h !== null && h.key === key && h.cache === cache && !h.shared.released) shared = h.shared
+    else {
+      shared = cache.get(key, () => spec(client))
+      held.current = { key, cache, shared }
+    }
+  }
   const getState: () => WindowState<unknown> = shared?.getState ?? idle
   const state = useSyncExternalStore(shared?.attach ?? detached, getState, getState)
   return { state: state as WindowState<S>, shared }

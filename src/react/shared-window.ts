@@ -38,6 +38,14 @@ export interface WindowSpec<S, C> {
  */
 const UNATTACHED_GRACE_MS = 5_000
 
+/** What a window tells its cache. */
+interface WindowHooks {
+  /** It was released: drop it. */
+  released(): void
+  /** It started again: share it again, unless another window took its place. */
+  revived(): void
+}
+
 /** One live window shared by the components that ask the same thing. */
 export class SharedWindow<S, C = undefined> {
   #state: WindowState<S>
@@ -54,9 +62,9 @@ export class SharedWindow<S, C = undefined> {
   #settle: () => void = () => {}
   #settled = false
   #settledPromise: Promise<void> = Promise.resolve()
-  readonly #hooks: { released: () => void; revived: () => void }
+  readonly #hooks: WindowHooks
 
-  constructor(spec: WindowSpec<S, C>, hooks: { released: () => void; revived: () => void }) {
+  constructor(spec: WindowSpec<S, C>, hooks: WindowHooks) {
     this.#initial = spec.initial
     this.#source = spec.source
     this.control = spec.control
@@ -98,6 +106,15 @@ export class SharedWindow<S, C = undefined> {
   /** Whether the window was released (its source stopped). */
   get released(): boolean {
     return this.#released
+  }
+
+  /**
+   * Whether a component that mounts now should share this window: not once it was released, nor
+   * once it failed while shown (its components keep the error; a new one tries again). A failed
+   * window that no component showed yet is shared: it is what a suspended render waits for.
+   */
+  get shareable(): boolean {
+    return !this.#released && !(this.#state.status === 'error' && this.#attachedOnce)
   }
 
   /** A render asked for this window: an unattached one is kept for another grace period. */
@@ -193,7 +210,7 @@ export class WindowCache {
   /** The window for `key`, made from `spec()` and started if there is none. */
   get<S, C>(key: string, spec: () => WindowSpec<S, C>): SharedWindow<S, C> {
     const found = this.#windows.get(key) as SharedWindow<S, C> | undefined
-    if (found && !found.released) {
+    if (found?.shareable) {
       found.touch()
       return found
     }

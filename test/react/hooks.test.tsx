@@ -5,6 +5,7 @@
  * changed, loadMore, and errors returned as `error`.
  */
 import { act, render, screen, waitFor } from '@testing-library/react'
+import { useState } from 'react'
 import { describe, expect, it } from 'vitest'
 import type { Client, Conversation, MessageSnapshot } from '../../src/index.js'
 import {
@@ -171,6 +172,38 @@ describe('useMessages', () => {
     )
     await screen.findByText('error NOT_FOUND')
     await screen.findByText('error INVALID_ARGUMENT')
+  })
+})
+
+describe('after a failure', () => {
+  it('the component that failed keeps its error; one that mounts later tries again', async () => {
+    const net = h.network()
+    const alice = await h.client('alice', { transport: net.link('alice') })
+    const bob = await h.client('bob', { transport: net.link('bob') })
+    const conv = await alice.createConversation({ friendlyName: 'later', join: true })
+    await conv.sendMessage('welcome')
+    await net.settle()
+    let remount: (n: number) => void = () => {}
+    function Switch() {
+      const [n, setN] = useState(0)
+      remount = setN
+      return <Messages key={n} conversation={conv.sid} />
+    }
+    render(
+      <ColloquyProvider client={bob}>
+        <Switch />
+      </ColloquyProvider>,
+    )
+    // Bob is not in it (yet): once his client has synced, the conversation is not found.
+    await screen.findByText('error NOT_FOUND')
+    const added = waitFor(() => expect(bob.getConversationBySid(conv.sid)).resolves.toBeTruthy(), { timeout: 5_000 })
+    await act(async () => {
+      await conv.add('bob')
+      await added
+    })
+    expect(screen.getByText('error NOT_FOUND')).toBeTruthy()
+    act(() => remount(1))
+    await screen.findByText('messages welcome all')
   })
 })
 
