@@ -5,7 +5,7 @@
  * which applies locally at once — online or not.
  */
 import { type FormEvent, useCallback, useEffect, useMemo, useRef, useState } from 'react'
-import type { Conversation, ParticipantSnapshot } from '../../../src/index.ts'
+import type { Conversation, ConversationSnapshot, ParticipantSnapshot } from '../../../src/index.ts'
 import {
   useClient,
   useConnectionState,
@@ -16,7 +16,7 @@ import {
 } from '../../../src/react/index.ts'
 import { Composer, type ComposerContext } from './composer.tsx'
 import { nameProblem, typingText } from './format.ts'
-import { type MessageActions, MessageList } from './message-list.tsx'
+import { type MessageActions, MessageList, type UnreadAtOpen } from './message-list.tsx'
 import { Avatar, attempt, Icon, toast } from './ui.tsx'
 
 /** Runs `action` on the conversation object (actions need it; the screen shows snapshots). */
@@ -34,12 +34,13 @@ export function ConversationView({ sid }: { sid: string }) {
   const onConversation = useOnConversation(sid)
   const me = useClient().identity
   const [context, setContext] = useState<ComposerContext>(null)
-  // My read horizon when the conversation opened: where the "New messages" divider goes.
-  const [readUntilAtOpen, setReadUntilAtOpen] = useState<number | null | undefined>(undefined)
-  const opened = conversation !== null
+  // What was unread when the conversation opened (null: nothing): where the "New messages"
+  // divider goes. Messages that arrive while it is open are read at once and get none.
+  const [unreadAtOpen, setUnreadAtOpen] = useState<UnreadAtOpen | null | undefined>(undefined)
+  const atOpen = conversation === null ? null : unreadOf(conversation)
   useEffect(() => {
-    if (opened && readUntilAtOpen === undefined) setReadUntilAtOpen(conversation.readUntil)
-  }, [opened, conversation, readUntilAtOpen])
+    if (atOpen !== null && unreadAtOpen === undefined) setUnreadAtOpen(atOpen)
+  }, [atOpen, unreadAtOpen])
 
   useMarkRead(sid, conversation?.status === 'joined' ? conversation.unreadMessageCount : 0)
 
@@ -87,7 +88,7 @@ export function ConversationView({ sid }: { sid: string }) {
       <MessageList
         sid={sid}
         me={me}
-        readUntilAtOpen={readUntilAtOpen === undefined ? conversation.readUntil : readUntilAtOpen}
+        unreadAtOpen={unreadAtOpen === undefined ? unreadOf(conversation) : unreadAtOpen}
         actions={actions}
       />
       <footer className="composer-area">
@@ -97,6 +98,10 @@ export function ConversationView({ sid }: { sid: string }) {
     </section>
   )
 }
+
+/** My read horizon, when some messages are unread. */
+const unreadOf = (c: ConversationSnapshot): UnreadAtOpen | null =>
+  c.unreadMessageCount > 0 ? { readUntil: c.readUntil } : null
 
 /** Everything shown is read while the page is visible. */
 const useMarkRead = (sid: string, unread: number): void => {

@@ -12,6 +12,11 @@ import { attempt, toast } from './ui.tsx'
 
 const PAGE = 30
 
+/** What was unread when the conversation opened: others' messages after my read horizon (null: none read). */
+export interface UnreadAtOpen {
+  readonly readUntil: number | null
+}
+
 /** What a message's buttons do. */
 export interface MessageActions {
   reply(message: MessageSnapshot): void
@@ -29,13 +34,13 @@ const tombstone = (key: string, count: number): ReactNode => (
 export function MessageList({
   sid,
   me,
-  readUntilAtOpen,
+  unreadAtOpen,
   actions,
 }: {
   sid: string
   me: string
-  /** My read horizon when the conversation opened (null: nothing read). */
-  readUntilAtOpen: number | null
+  /** Null when nothing was unread: no divider. */
+  unreadAtOpen: UnreadAtOpen | null
   actions: MessageActions
 }) {
   const { messages, loadedAll, loadMore, isLoading } = useMessages(sid, { limit: PAGE })
@@ -72,7 +77,9 @@ export function MessageList({
     }
     if (m.index !== null && prevIndex !== null && m.index > prevIndex + 1)
       rows.push(tombstone(`gone-${m.id}`, m.index - prevIndex - 1))
-    const unread = m.author !== me && m.index !== null && (readUntilAtOpen === null || m.index > readUntilAtOpen)
+    const horizon = unreadAtOpen?.readUntil ?? null
+    const unread =
+      unreadAtOpen !== null && m.author !== me && m.index !== null && (horizon === null || m.index > horizon)
     if (unread && !dividerShown) {
       dividerShown = true
       rows.push(
