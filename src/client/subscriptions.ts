@@ -160,23 +160,15 @@ export class LiveSubscription<T> {
   }
 
   /**
-   * Attaches `onChange`, called after each new snapshot is delivered (read it with `getSnapshot`)
-   * and once if the window ends with an error; returns the function that detaches it. Detaching
-   * does not end the window (`unsubscribe` does). With `getSnapshot` this is the pair external
-   * stores expect, such as React's `useSyncExternalStore`.
-   *
-   * @example
-   * const sub = conversation.subscribeMessages(() => {})
-   * const detach = sub.subscribe(() => render(sub.getSnapshot()))
+   * Attaches `onChange`, called after each new snapshot (read it with `getSnapshot`) and once if
+   * the window fails; returns what detaches it, without ending the window. With `getSnapshot`,
+   * the pair external stores expect (React's `useSyncExternalStore`).
    */
   subscribe(onChange: () => void): () => void {
     if (typeof onChange !== 'function') throw new ColloquyError('INVALID_ARGUMENT', 'onChange must be a function')
-    // Each attachment is its own entry, so attaching one function twice needs two detaches.
-    const entry = () => onChange()
+    const entry = () => onChange() // wrapped: attaching one function twice makes two attachments
     this.#listeners.add(entry)
-    return () => {
-      this.#listeners.delete(entry)
-    }
+    return () => void this.#listeners.delete(entry)
   }
 
   /** The last snapshot delivered, or null before the first (the same as `latestSnapshot`). */
