@@ -39,7 +39,10 @@ export interface UserSnapshot {
   readonly isMe: boolean
 }
 
-/** Grows a list window; shared by every component showing it. */
+/**
+ * Grows a list window by `count` items (default 30) for every component showing it; resolves once
+ * the bigger snapshot is shown. Rejects with CLOSED before the window has opened.
+ */
 export type LoadMore = (count?: number) => Promise<void>
 
 const noop = (): void => {}
@@ -123,85 +126,95 @@ const listReader = <T>(window: ListSubscription<T>) => {
   }
 }
 
-/** A source over a window of a conversation, opened once the conversation is resolved. */
-const onConversation =
-  <V>(client: Client, ref: ConversationRef, open: (c: Conversation, sink: Sink<V>) => () => void): Source<V> =>
-  (sink) => {
-    let stop: () => void = noop
-    const released = new AbortController()
-    resolve(client, ref, released.signal).then(
-      (conversation) => {
-        if (conversation === null || released.signal.aborted) return
-        try {
-          stop = open(conversation, sink)
-        } catch (error) {
-          sink.fail(error)
-        }
-      },
-      (error: unknown) => sink.fail(error),
-    )
-    return () => {
-      released.abort()
-      stop()
-    }
-  }
+/** The options of a window: no `limit` key at all when none is given. */
+const limitOption = (limit: number | undefined): { limit?: number } => (limit === undefined ? {} : { limit })
 
 /**
- * A list window that hands out its `loadMore` once open; calls made before wait for it.
- * `open` creates the client's window; the window's own argument checks become errors of the hook.
+ * Runs `open` on the conversation `ref` names once it is resolved, and again on its successor:
+ * the client replaces a conversation's object when it loads it afresh (after the relay refused an
+ * update), and the old object no longer changes.
  */
-export const listSource = <T>(
-  open: (signal: AbortSignal) => Promise<ListSubscription<T> | null>,
-): WindowSpec<ListValue<T>, { loadMore: LoadMore }> => {
-  let opened: Promise<ListSubscription<T> | null> = Promise.resolve(null)
-  const source: Source<ListValue<T>> = (sink) => {
-    let stop: () => void = noop
-    const released = new AbortController()
-    opened = open(released.signal).then(
-      (w) => {
-        if (w === null) return null
-        if (released.signal.aborted) {
-          w.unsubscribe()
-          return null
-        }
-        stop = attach(sink, w, listReader(w))
-        return w
-      },
-      (error: unknown) => {
-        sink.fail(error)
-        return null
-      },
-    )
-    return () => {
-      released.abort()
-      stop()
+const followConversation = <V>(
+  client: Client,
+  ref: ConversationRef,
+  sink: Sink<V>,
+  open: (conversation: Conversation) => () => void,
+): (() => void) => {
+  const released = new AbortController()
+  const sid = sidOf(ref)
+  let current: Conversation | null = null
+  let stop: () => void = noop
+  const openOn = (conversation: Conversation) => {
+    stop()
+    stop = noop
+    current = conversation
+    try {
+      stop = open(conversation)
+    } catch (error) {
+      sink.fail(error)
     }
   }
+  const offAdded = client.on('conversationAdded', (c) => {
+    if (c.sid === sid && current !== null && c !== current) openOn(c)
+  })
+  resolve(client, ref, released.signal).then(
+    (conversation) => {
+      if (conversation !== null && !released.signal.aborted && current === null) openOn(conversation)
+    },
+    (error: unknown) => sink.fail(error),
+  )
+  return () => {
+    released.abort()
+    offAdded()
+    stop()
+  }
+}
+
+/** A source over a live window of a conversation. */
+const onConversation =
+  <V>(client: Client, ref: ConversationRef, open: (c: Conversation, sink: Sink<V>) => () => void): Source<V> =>
+  (sink) =>
+    followConversation(client, ref, sink, (c) => open(c, sink))
+
+/**
+ * A list window and its `loadMore`. `start` opens the client's window (its argument checks become
+ * the hook's error) through `open`, possibly again later; `loadMore` grows the one open now.
+ */
+const listSource = <T>(
+  start: (sink: Sink<ListValue<T>>, open: (window: ListSubscription<T>) => () => void) => () => void,
+): WindowSpec<ListValue<T>, { loadMore: LoadMore }> => {
+  let current: ListSubscription<T> | null = null
+  const source: Source<ListValue<T>> = (sink) =>
+    start(sink, (window) => {
+      current = window
+      const detach = attach(sink, window, listReader(window))
+      return () => {
+        detach()
+        if (current === window) current = null
+      }
+    })
   const loadMore: LoadMore = async (count) => {
-    const window = await opened
-    if (window === null) throw new ColloquyError('CLOSED', 'the window is not open')
-    await window.loadMore(count)
+    if (current === null) throw new ColloquyError('CLOSED', 'the window is not open (yet)')
+    await current.loadMore(count)
   }
   return { initial: EMPTY_LIST, source, control: { loadMore } }
 }
 
 /** My conversations, most recently active first. */
 export const conversationsSource = (client: Client, limit: number | undefined) =>
-  listSource<ConversationSnapshot>(async () => client.subscribeConversations(noop, { limit }))
+  listSource<ConversationSnapshot>((_sink, open) => open(client.subscribeConversations(noop, limitOption(limit))))
 
 /** A conversation's newest messages, newest first (opens the conversation if needed). */
 export const messagesSource = (client: Client, ref: ConversationRef, limit: number | undefined) =>
-  listSource<MessageSnapshot>(async (signal) => {
-    const conversation = await resolve(client, ref, signal)
-    return conversation?.subscribeMessages(noop, { limit }) ?? null
-  })
+  listSource<MessageSnapshot>((sink, open) =>
+    followConversation(client, ref, sink, (c) => open(c.subscribeMessages(noop, limitOption(limit)))),
+  )
 
 /** A conversation's participants, most recently joined first. */
 export const participantsSource = (client: Client, ref: ConversationRef, limit: number | undefined) =>
-  listSource<ParticipantSnapshot>(async (signal) => {
-    const conversation = await resolve(client, ref, signal)
-    return conversation?.subscribeParticipants(noop, { limit }) ?? null
-  })
+  listSource<ParticipantSnapshot>((sink, open) =>
+    followConversation(client, ref, sink, (c) => open(c.subscribeParticipants(noop, limitOption(limit)))),
+  )
 
 /** One conversation as I see it (null once I no longer see it). */
 export const conversationSource = (client: Client, ref: ConversationRef): Source<ConversationSnapshot | null> =>

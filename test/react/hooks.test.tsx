@@ -207,6 +207,38 @@ describe('after a failure', () => {
   })
 })
 
+describe('when the client reloads a conversation', () => {
+  it('follows the new Conversation object after the relay refused an update', async () => {
+    const { net, sid, convs, clients } = await h.shared(['bob'])
+    const bob = clients.bob!
+    render(
+      <ColloquyProvider client={bob}>
+        <Messages conversation={sid} />
+      </ColloquyProvider>,
+    )
+    await screen.findByText('messages all')
+    // Bob is demoted to read-only while offline and writes anyway: the relay refuses the change,
+    // and bob's client drops its copy of the conversation and loads it again (a new object).
+    for (const link of net.links('bob')) link.partition()
+    await (await convs.alice!.getParticipantByIdentity('bob')).updateAccess('Read')
+    await act(() => convs.bob!.sendMessage('written while read-only'))
+    await screen.findByText('messages written while read-only all')
+    const refused = new Promise<void>((resolve) => {
+      const off = bob.on('error', (e: { code?: string }) => {
+        if (e.code !== 'REJECTED') return
+        off()
+        resolve()
+      })
+    })
+    for (const link of net.links('bob')) link.heal()
+    await act(() => refused)
+    await waitFor(async () => expect(await bob.getConversationBySid(sid)).not.toBe(convs.bob))
+    // The window now reads the reloaded conversation: the refused message is gone, new ones arrive.
+    await act(() => convs.alice!.sendMessage('after the refusal'))
+    await screen.findByText('messages after the refusal all', {}, { timeout: 5_000 })
+  })
+})
+
 describe('useSendMessage', () => {
   it('resolves with the pending message, which every window of the conversation shows at once', async () => {
     const { net, convs, clients } = await h.shared(['bob'])
