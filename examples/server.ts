@@ -218,6 +218,15 @@ export const startExampleServer = async (options: ExampleServerOptions = {}): Pr
   }
 
   const web = createServer((req, res) => {
+    // Request targets come from anyone: `//`, `http://[` or a bad escape must get a 400, not end the process.
+    try {
+      answerWeb(req, res)
+    } catch {
+      if (!res.headersSent) res.writeHead(400)
+      res.end()
+    }
+  })
+  const answerWeb = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (url.pathname === '/dev/token') {
       if (!devTokens) {
@@ -235,12 +244,8 @@ export const startExampleServer = async (options: ExampleServerOptions = {}): Pr
       res.writeHead(405, { allow: 'GET, HEAD' }).end()
       return
     }
-    try {
-      serveStatic(req, res, url.pathname)
-    } catch {
-      res.writeHead(400).end()
-    }
-  })
+    serveStatic(req, res, url.pathname)
+  }
   let webPort: number
   try {
     webPort = await listen(web, options.port ?? 5173, host)
@@ -335,8 +340,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     return process.exit(1)
   })
   if (!env.COLLOQUY_SECRET) {
-    const where =
-      (env.COLLOQUY_DB ?? './colloquy.sqlite') === ':memory:' ? 'this run only' : 'kept in <COLLOQUY_DB>-dev-secret'
+    const dbPath = env.COLLOQUY_DB ?? './colloquy.sqlite'
+    const where = dbPath === ':memory:' ? 'this run only' : `kept in ${dbPath}-dev-secret`
     say(`  development token secret (${where}): ${server.secret}`)
   }
   say('')

@@ -1,6 +1,7 @@
 import { createSecretKey, type KeyObject } from 'node:crypto'
 import { errors, importSPKI, jwtVerify, SignJWT } from 'jose'
 import { ColloquyError } from '../src/errors.ts'
+import { checkOptions } from '../src/options.ts'
 import { checkIdentity } from '../src/schema/validate.ts'
 
 const isValidIdentity = (identity: string): boolean => {
@@ -80,6 +81,8 @@ export const createVerifier = async (options: AuthOptions): Promise<TokenVerifie
   }
 }
 
+const SIGN_OPTIONS = { identity: true, secret: true, expiresInSeconds: true, issuer: true, audience: true } as const
+
 /**
  * Signs an HS256 token for `identity`: what an app backend does after it has logged the user in.
  *
@@ -93,6 +96,14 @@ export const signToken = async (options: {
   issuer?: string
   audience?: string
 }): Promise<string> => {
+  const { identity, secret, expiresInSeconds } = checkOptions(options, SIGN_OPTIONS, 'signToken')
+  // Any string: tests sign tokens with malformed subjects on purpose; the relay refuses those.
+  if (typeof identity !== 'string') throw new ColloquyError('INVALID_ARGUMENT', 'signToken: identity must be a string')
+  if (typeof secret !== 'string' || Buffer.byteLength(secret) < 32)
+    throw new ColloquyError('INVALID_ARGUMENT', 'signToken: secret must be a string of at least 32 bytes')
+  // Negative lifetimes are allowed: tests sign expired tokens with them.
+  if (expiresInSeconds !== undefined && !Number.isSafeInteger(expiresInSeconds))
+    throw new ColloquyError('INVALID_ARGUMENT', 'signToken: expiresInSeconds must be an integer')
   let jwt = new SignJWT({})
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(options.identity)

@@ -29,6 +29,7 @@ import {
   removeInboxEntry,
   summaryOf,
 } from './inbox.ts'
+import type { Logger } from './log.ts'
 import type { RelayMetrics } from './metrics.ts'
 import {
   CLIENTS_ROOT,
@@ -126,6 +127,8 @@ export interface RelayCoreOptions {
   maxDocumentsPerConnection?: number
   /** Counters for `/metrics`. */
   metrics?: RelayMetrics
+  /** Where refused updates and subscriptions are logged (with the identity and document). */
+  logger?: Logger
   /**
    * Validate every conversation update before applying it (default true). Turning it off lets any
    * participant forge anything; it exists only to measure what validation costs.
@@ -221,6 +224,7 @@ export class RelayCore {
   readonly #online = new Map<string, number>()
   readonly #maxDocs: number
   readonly metrics: RelayMetrics | null
+  readonly logger: Logger | null
   /** @internal */
   readonly _validate: boolean
   #closed = false
@@ -249,6 +253,7 @@ export class RelayCore {
     this.#onError = options.onError ?? (() => {})
     this.#maxDocs = options.maxDocumentsPerConnection ?? 5000
     this.metrics = options.metrics ?? null
+    this.logger = options.logger ?? null
     this._validate = options.validate ?? true
   }
 
@@ -954,6 +959,7 @@ export class CoreConnection {
   /** Refuses an update: the connection is closed with 4422 and nothing of it is stored or forwarded. */
   #reject(docName: string, reason: string): void {
     this.#core.metrics?.reject('update_rejected')
+    this.#core.logger?.warn('update_refused', { identity: this.identity, document: docName, reason })
     this.close(CloseCode.updateRejected, shortReason(`${docName}: ${reason}`))
   }
 
@@ -991,6 +997,11 @@ export class CoreConnection {
     if (!d.subscribers.has(this)) {
       if (!this.#core._mayRead(this.identity, d)) {
         this.#core.metrics?.reject('not_participant')
+        this.#core.logger?.info('document_refused', {
+          identity: this.identity,
+          document: docName,
+          reason: 'not_participant',
+        })
         this.send(encodeDenied(docName, 'not a participant'))
         return
       }
@@ -1024,16 +1035,19 @@ export class CoreConnection {
           // Updates of this turn are in the answer: put them on the chain before waiting for it.
           this.#core._flushPending(d)
           await d.chain
+          const awareness =
+            d.awareness && d.awareness.getStates().size > 0
+              ? encodeAwarenessFrame(
+                  docName,
+                  awarenessProtocol.encodeAwarenessUpdate(d.awareness, [...d.awareness.getStates().keys()]),
+                )
+              : null
+          // A user's presence goes before the answer: a client that has the answer then knows
+          // whether that person is online (no state means offline), instead of guessing in between.
+          if (awareness && d.kind === 'user') this.send(awareness)
           this.send(encoding.toUint8Array(encoder))
           this.send(encoding.toUint8Array(step1))
-          if (d.awareness && d.awareness.getStates().size > 0) {
-            this.send(
-              encodeAwarenessFrame(
-                docName,
-                awarenessProtocol.encodeAwarenessUpdate(d.awareness, [...d.awareness.getStates().keys()]),
-              ),
-            )
-          }
+          if (awareness && d.kind !== 'user') this.send(awareness)
           this.#core._answered(d)
           return
         }

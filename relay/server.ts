@@ -12,9 +12,13 @@ import { ControlType } from '../src/sync/protocol.ts'
 import { CloseCode } from '../src/sync/transport.ts'
 import { type AuthOptions, createVerifier, type TokenVerifier, type VerifiedToken } from './auth.ts'
 import { type CoreConnection, RelayCore } from './core.ts'
+import { answerHttp } from './endpoints.ts'
 import { DEFAULT_LIMITS, type RelayLimits, TokenBucket } from './limits.ts'
-import { type Logger, silentLogger } from './log.ts'
+import { type Logger, silentLogger, startupSummary } from './log.ts'
 import { RelayMetrics } from './metrics.ts'
+import { checkRelayOptions } from './options.ts'
+import { parseUpgradeTarget, refuseUpgrade, type UpgradeTarget } from './request.ts'
+import { lockStore, type StoreLock } from './store-lock.ts'
 
 /** Frames one connection's socket holds back at most before writing them (see `send` below). */
 const CORKED_FRAMES = 32
@@ -71,6 +75,9 @@ interface Session {
   bucket: TokenBucket
   expiryTimer: ReturnType<typeof setTimeout> | null
   alive: boolean
+  /** For the logs: the peer's address and when the connection opened (`performance.now()`). */
+  address: string | null
+  openedAt: number
 }
 
 const toBytes = (data: RawData): Uint8Array => {
@@ -78,6 +85,9 @@ const toBytes = (data: RawData): Uint8Array => {
   if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data))
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
 }
+
+const byteLength = (data: RawData): number =>
+  Array.isArray(data) ? data.reduce((n, b) => n + b.byteLength, 0) : data.byteLength
 
 const tokenFrom = (req: IncomingMessage, url: URL): string | null => {
   const header = req.headers.authorization
@@ -95,6 +105,7 @@ const tokenFrom = (req: IncomingMessage, url: URL): string | null => {
  * await relay.listen(8787)
  */
 export const createRelay = async (options: RelayOptions): Promise<Relay> => {
+  checkRelayOptions(options)
   const verify: TokenVerifier = await createVerifier(options.auth)
   const limits: RelayLimits = { ...DEFAULT_LIMITS, ...options.limits }
   const logger = options.logger ?? silentLogger
@@ -102,9 +113,13 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
   const heartbeatMs = checkDuration(options.heartbeatMs, 30_000, 'heartbeatMs')
   if (heartbeatMs === 0) throw invalidArgument('heartbeatMs must be more than 0')
   const ownsStorage = options.storage === undefined
-  const storage = options.storage ?? createSqliteStorage({ path: options.dataPath ?? ':memory:' })
+  const dataPath = options.dataPath ?? ':memory:'
+  const storage = options.storage ?? createSqliteStorage({ path: dataPath })
+  let lock: StoreLock | null = null
   let core: RelayCore
   try {
+    // One relay per store file: a second one would hand out the same message indices.
+    if (ownsStorage && dataPath !== ':memory:') lock = lockStore(dataPath)
     core = new RelayCore({
       storage,
       now: options.now,
@@ -112,35 +127,42 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       sleepAfterMs: options.sleepAfterMs,
       maxDocumentsPerConnection: limits.maxDocumentsPerConnection,
       metrics,
-      onError: (error) =>
-        logger.error('relay_error', { message: error instanceof Error ? error.message : String(error) }),
+      logger,
+      onError: (error) => {
+        metrics.relayError('core')
+        logger.error('relay_error', { where: 'core', message: error instanceof Error ? error.message : String(error) })
+      },
     })
   } catch (error) {
-    // A bad option: the store this call opened is closed again.
+    // A bad option or a store in use: the store this call opened is closed again.
     if (ownsStorage) await storage.close()
+    lock?.release()
     throw error
   }
   const sessions = new Set<Session>()
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes })
 
-  const http: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0]
-    if (req.method === 'GET' && path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ ok: true, connections: metrics.connections, documents: core.loadedDocuments }))
-      return
-    }
-    if (req.method === 'GET' && path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
-      res.end(metrics.render(core.loadedDocuments, core.sleepingDocuments))
-      return
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' })
-    res.end('not found\n')
-  })
+  const relayBug = (where: string, error: unknown): void => {
+    metrics.relayError(where)
+    logger.error('relay_error', { where, message: error instanceof Error ? error.message : String(error) })
+  }
+
+  const http: Server = createServer((req: IncomingMessage, res: ServerResponse) =>
+    answerHttp(req, res, { metrics, core, onError: (error) => relayBug('http', error) }),
+  )
 
   const closeSession = (s: Session, code: number, reason: string, metric?: string): void => {
-    if (metric) metrics.reject(metric)
+    if (metric) {
+      metrics.reject(metric)
+      // The identity once the token is verified; never the token.
+      logger.warn('connection_refused', {
+        reason: metric,
+        code,
+        message: reason,
+        identity: s.identity,
+        address: s.address,
+      })
+    }
     if (s.ws.readyState === WebSocket.OPEN || s.ws.readyState === WebSocket.CONNECTING) s.ws.close(code, reason)
   }
 
@@ -199,18 +221,34 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
     }
   }
 
-  const onConnection = (ws: WebSocket, req: IncomingMessage, url: URL): void => {
-    const path = decodeURIComponent(url.pathname)
+  /**
+   * Wraps a listener of network events: an exception in it is a relay bug, logged, and it drops
+   * that connection rather than ending the process.
+   */
+  const guard =
+    <A extends unknown[]>(s: Session, listener: (...args: A) => void) =>
+    (...args: A): void => {
+      try {
+        listener(...args)
+      } catch (error) {
+        relayBug('frame', error)
+        s.ws.terminate()
+      }
+    }
+
+  const onConnection = (ws: WebSocket, req: IncomingMessage, { url, docName }: UpgradeTarget): void => {
     const s: Session = {
       ws,
       identity: null,
       conn: null,
-      docName: path === '/' || path === '' ? null : path.slice(1),
+      docName,
       pending: [],
       pendingBytes: 0,
       bucket: new TokenBucket(limits.framesPerSecond, limits.frameBurst),
       expiryTimer: null,
       alive: true,
+      address: req.socket.remoteAddress ?? null,
+      openedAt: performance.now(),
     }
     sessions.add(s)
     metrics.connections++
@@ -219,8 +257,9 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
     ws.on('pong', () => {
       s.alive = true
     })
-    ws.on('message', (raw: RawData, isBinary: boolean) => {
+    const onFrame = (raw: RawData, isBinary: boolean): void => {
       metrics.framesReceived++
+      metrics.bytesReceived += byteLength(raw)
       // Once the relay has decided to close this socket, nothing more it sends is acted on (or counted twice).
       if (ws.readyState !== WebSocket.OPEN) return
       if (!isBinary) {
@@ -239,9 +278,19 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
           closeSession(s, CloseCode.limitExceeded, 'too much data before authentication', 'pre_auth')
         return
       }
+      const arrived = performance.now()
       deliver(s, data)
-    })
-    ws.on('close', () => {
+      s.conn.whenIdle().then(() => metrics.observeDelivery((performance.now() - arrived) / 1000))
+    }
+    ws.on('message', guard(s, onFrame))
+    ws.on('close', (code: number, reason: Buffer) => {
+      logger.info('connection_closed', {
+        identity: s.identity,
+        code,
+        reason: reason.toString('utf8', 0, 123),
+        durationMs: Math.round(performance.now() - s.openedAt),
+        address: s.address,
+      })
       sessions.delete(s)
       metrics.connections--
       if (s.expiryTimer) clearTimeout(s.expiryTimer)
@@ -257,14 +306,14 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       closeSession(s, CloseCode.unauthorized, 'missing token', 'unauthorized')
       return
     }
-    verify(token).then(
+    const authenticated = verify(token).then(
       (verified) => {
         if (ws.readyState !== WebSocket.OPEN) return
+        s.identity = verified.identity
         if (core.connectionsOf(verified.identity) >= limits.maxConnectionsPerIdentity) {
           closeSession(s, CloseCode.limitExceeded, 'too many connections for this identity', 'connections_per_identity')
           return
         }
-        s.identity = verified.identity
         armExpiry(s, verified)
         // Frames sent in one run of the event loop's microtasks leave together, a few dozen per
         // write (one syscall), not one write each: a client joining many documents gets two
@@ -289,12 +338,15 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
             }
             corked++
             if (s.docName === null) {
+              metrics.sent(data.byteLength)
               ws.send(data)
               return
             }
             // Single-document mode: strip our document name prefix.
             const decoder = decoding.createDecoder(data)
-            if (decoding.readVarString(decoder) === s.docName) ws.send(data.subarray(decoder.pos))
+            if (decoding.readVarString(decoder) !== s.docName) return
+            metrics.sent(data.byteLength - decoder.pos)
+            ws.send(data.subarray(decoder.pos))
           },
           close: (code, reason) => closeSession(s, code, reason),
         })
@@ -313,17 +365,36 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
         else closeSession(s, CloseCode.unauthorized, 'invalid token', 'unauthorized')
       },
     )
+    // A throw in the handlers above would be an unhandled rejection, which ends a Node process.
+    authenticated.catch((error: unknown) => {
+      relayBug('authenticate', error)
+      ws.terminate()
+    })
   }
 
+  // Upgrade requests come from anyone, before authentication: an exception must end that one
+  // request (a 400 answer, or the connection dropped once upgraded) and be logged, never the process.
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    let url: URL
     try {
-      url = new URL(req.url ?? '/', 'http://relay')
-    } catch {
+      const target = parseUpgradeTarget(req.url)
+      if (!target) {
+        metrics.reject('bad_request')
+        logger.warn('request_refused', { reason: 'bad_request', code: 400, address: req.socket.remoteAddress ?? null })
+        refuseUpgrade(socket, 400, 'malformed request path')
+        return
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        try {
+          onConnection(ws, req, target)
+        } catch (error) {
+          relayBug('upgrade', error)
+          ws.terminate()
+        }
+      })
+    } catch (error) {
+      relayBug('upgrade', error)
       socket.destroy()
-      return
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req, url))
   })
 
   const heartbeat = setInterval(() => {
@@ -351,13 +422,22 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       return `ws://${host.includes(':') ? `[${host}]` : host}:${port}`
     },
     listen(p = 0, h = '127.0.0.1') {
+      if (!Number.isInteger(p) || p < 0 || p > 65535)
+        return Promise.reject(invalidArgument('listen: port must be an integer from 0 to 65535'))
+      if (typeof h !== 'string' || h.length === 0)
+        return Promise.reject(invalidArgument('listen: host must be a string'))
+      if (closed) return Promise.reject(new ColloquyError('CLOSED', 'the relay is closed'))
+      if (http.listening)
+        return Promise.reject(new ColloquyError('CONFLICT', `the relay already listens on port ${port}`))
       return new Promise<number>((resolve, reject) => {
         http.once('error', reject)
         http.listen(p, h, () => {
           http.off('error', reject)
+          // Once listening, a server error (accepting a connection failed) is logged; unheard, it would end the process.
+          http.on('error', (error) => relayBug('http', error))
           port = (http.address() as AddressInfo).port
           host = h
-          logger.info('relay_listening', { port, host })
+          logger.info('relay_listening', { port, host, ...startupSummary(options, limits, heartbeatMs) })
           resolve(port)
         })
       })
@@ -378,6 +458,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
         http.closeAllConnections()
       })
       if (ownsStorage) await storage.close()
+      lock?.release()
       logger.info('relay_closed', {})
     },
   }

@@ -16,7 +16,7 @@ import {
 } from '../src/schema/layout.ts'
 import { LIMITS } from '../src/schema/limits.ts'
 import { canManageParticipant } from '../src/schema/permissions.ts'
-import { ACCESS, checkEmoji, NOTIFICATION_LEVELS, ROLES, STATES } from '../src/schema/validate.ts'
+import { ACCESS, checkEmoji, NOTIFICATION_LEVELS, ROLES, STATES, urlProblem } from '../src/schema/validate.ts'
 
 /** Root holding clientID → identity bindings; written by the relay only. */
 export const CLIENTS_ROOT = 'clients'
@@ -132,7 +132,7 @@ export const validateConversationUpdate = (
 /** The fields of a user profile document (`user/<identity>`, root `profile`) and their checks. */
 const PROFILE_FIELDS: Record<string, (v: unknown) => boolean> = {
   friendlyName: (v) => v === null || shortString(v, LIMITS.friendlyNameLength),
-  photoUrl: (v) => v === null || shortString(v, LIMITS.urlLength),
+  photoUrl: (v) => v === null || urlProblem(v) === null,
   attributes: (v) => {
     try {
       checkAttributes(v, LIMITS.attributesBytes)
@@ -663,7 +663,7 @@ const checkMeta = (key: string, rec: unknown, identity: string): void => {
       case 'uniqueName':
         return v === null || shortString(v, LIMITS.uniqueNameLength)
       case 'photoUrl':
-        return v === null || shortString(v, LIMITS.urlLength)
+        return v === null || urlProblem(v) === null
       case 'welcomeMessages':
         return (
           Array.isArray(v) &&

@@ -1,3 +1,5 @@
+import { checkFunction } from './options.ts'
+
 /** A listener map: event name → listener signature. */
 // biome-ignore lint/suspicious/noExplicitAny: listener argument lists are declared per event map
 export type EventMap = Record<string, (...args: any[]) => void>
@@ -16,6 +18,8 @@ export class Emitter<Events extends EventMap> {
 
   /** Adds a listener and returns the function that removes it. */
   on<K extends keyof Events>(event: K, listener: Events[K]): () => void {
+    // Checked here, not when the event fires: a TypeError then would surface far from the mistake.
+    checkFunction(listener, `the listener of '${String(event).slice(0, 64)}'`)
     let set = this.#listeners.get(event)
     if (!set) {
       set = new Set()
@@ -27,6 +31,7 @@ export class Emitter<Events extends EventMap> {
 
   /** Adds a listener that removes itself after its first call. */
   once<K extends keyof Events>(event: K, listener: Events[K]): () => void {
+    checkFunction(listener, `the listener of '${String(event).slice(0, 64)}'`)
     const off = this.on(event, ((...args: Parameters<Events[K]>) => {
       off()
       listener(...args)

@@ -10,116 +10,28 @@
  *
  * In your app: `import { Client } from 'colloquy'` and `import { createSqliteStorage } from
  * 'colloquy/storage/sqlite'`. This example imports the sources directly.
+ *
+ * Everything printed goes through `Screen` (screen.ts), which shows control characters as escapes:
+ * what other members write cannot drive the terminal.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { createInterface } from 'node:readline'
-import { parseArgs } from 'node:util'
 import { Client, type Conversation, type ConversationSnapshot, type Message } from '../../src/index.ts'
 import { createSqliteStorage } from '../../src/storage/sqlite.ts'
+import { catchUp } from './catch-up.ts'
+import { DevSignIn, type Kept } from './dev-sign-in.ts'
+import { News } from './news.ts'
+import { fail, HELP, readOptions } from './options.ts'
+import { Screen } from './screen.ts'
 
-const HELP = `colloquy terminal chat
+const options = readOptions()
+const { identity, dbPath } = options
+const devSignIn = new DevSignIn({ url: options.devTokenUrl, identity, dbPath })
 
-Usage: node examples/terminal-chat/main.ts [options]
+/** How long `--join` and `/join` wait for the relay's list before creating a conversation. */
+const LIST_WAIT_MS = 5000
 
-Options (each also readable from the environment variable shown):
-  --name <name>           who you are, for the development sign-in (COLLOQUY_NAME)
-  --token <jwt>           a relay token from your backend, instead of --name (COLLOQUY_TOKEN)
-  --relay <url>           the relay, e.g. ws://127.0.0.1:8787 (COLLOQUY_RELAY_URL; default: what
-                          the development sign-in says, else ws://127.0.0.1:8787)
-  --dev-token-url <url>   development sign-in endpoint (COLLOQUY_DEV_TOKEN_URL,
-                          default http://127.0.0.1:5173/dev/token — the one \`npm start\` serves)
-  --db <path>             SQLite file (COLLOQUY_CHAT_DB, default ./chat-<name>.sqlite)
-  --join <name-or-sid>    open this conversation at start
-  -h, --help              show this help
-
-Commands: /join <name-or-sid>  /add <name>  /history [n]  /list  /who  /help  /quit
-Anything else is sent as a message to the open conversation.`
-
-const { values } = parseArgs({
-  options: {
-    name: { type: 'string' },
-    token: { type: 'string' },
-    relay: { type: 'string' },
-    'dev-token-url': { type: 'string' },
-    db: { type: 'string' },
-    join: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
-})
-if (values.help) {
-  process.stdout.write(`${HELP}\n`)
-  process.exit(0)
-}
-
-const env = process.env
-const fail = (message: string): never => {
-  process.stderr.write(`terminal-chat: ${message}\n`)
-  process.exit(2)
-}
-
-/** `sub` of a JWT, unverified (the relay verifies). */
-const subjectOf = (token: string): string => {
-  try {
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
-      sub?: unknown
-    }
-    if (typeof payload.sub === 'string') return payload.sub
-  } catch {}
-  return fail('the token is not a JWT with a subject')
-}
-
-const givenToken = values.token ?? env.COLLOQUY_TOKEN
-const name = (values.name ?? env.COLLOQUY_NAME)?.trim().toLowerCase()
-if (!givenToken && !name) fail('give --name (development sign-in) or --token (see --help)')
-const identity = givenToken ? subjectOf(givenToken) : name!
-const dbPath = values.db ?? env.COLLOQUY_CHAT_DB ?? `./chat-${identity.replace(/[^\p{L}\p{N}._-]/gu, '_')}.sqlite`
-const devTokenUrl = values['dev-token-url'] ?? env.COLLOQUY_DEV_TOKEN_URL ?? 'http://127.0.0.1:5173/dev/token'
-const tokenFile = `${dbPath}-token`
-
-interface Kept {
-  token: string
-  relayUrl: string
-}
-
-/** DEVELOPMENT ONLY: the example server signs a token for any name. */
-const devSignIn = async (): Promise<Kept> => {
-  const response = await fetch(devTokenUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: identity }),
-    signal: AbortSignal.timeout(5000),
-  })
-  const body = (await response.json()) as { token?: string; relayUrl?: string; error?: string }
-  if (!response.ok || !body.token || !body.relayUrl) throw new Error(body.error ?? `HTTP ${response.status}`)
-  const kept = { token: body.token, relayUrl: body.relayUrl }
-  writeFileSync(tokenFile, JSON.stringify(kept), { mode: 0o600 })
-  return kept
-}
-
-const readKept = (): Kept | null => {
-  try {
-    return existsSync(tokenFile) ? (JSON.parse(readFileSync(tokenFile, 'utf8')) as Kept) : null
-  } catch {
-    return null
-  }
-}
-
-// ------------------------------------------------------------------ output
-
-const tty = process.stdin.isTTY === true && process.stdout.isTTY === true
-const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: tty, prompt: '> ' })
-
-/** Prints a line without mangling what the user is typing. */
-const print = (line: string): void => {
-  if (tty) {
-    process.stdout.write('\r\x1b[2K')
-    process.stdout.write(`${line}\n`)
-    rl.prompt(true)
-  } else {
-    process.stdout.write(`${line}\n`)
-  }
-}
-const note = (line: string): void => print(`* ${line}`)
+const screen = new Screen()
+const print = (line: string): void => screen.print(line)
+const note = (line: string): void => screen.note(line)
 
 // Input is read from the start (piped input may arrive before the client is open); commands run
 // in order once it is.
@@ -128,10 +40,12 @@ let queue: Promise<void> = new Promise<void>((resolve) => {
   markReady = resolve
 })
 let closing = false
-rl.on('line', (input) => {
+screen.input.on('line', (input) => {
   queue = queue.then(() => handle(input))
 })
-rl.on('close', () => void quit())
+screen.input.on('close', () => void quit())
+// Ctrl-C at the prompt: readline reads it as a key, not a signal.
+screen.input.on('SIGINT', () => screen.close())
 process.on('SIGINT', () => void quit())
 process.on('SIGTERM', () => void quit())
 
@@ -158,16 +72,18 @@ const line = (m: Message): string => {
   return `[${clock(m.dateCreated)}] ${who}: ${describe(m)}${edited}${pending}`
 }
 
+const message = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
 // ------------------------------------------------------------------ the client
 
 let kept: Kept | null = null
-let relayUrl = values.relay ?? env.COLLOQUY_RELAY_URL
-if (!givenToken) {
-  kept = await devSignIn().catch((error: unknown) => {
-    const cached = readKept()
+let relayUrl = options.relayUrl
+if (!options.token) {
+  kept = await devSignIn.signIn().catch((error: unknown) => {
+    const cached = devSignIn.kept()
     if (!cached)
       fail(
-        `cannot sign in through ${devTokenUrl} (${error instanceof Error ? error.message : String(error)}); ` +
+        `cannot sign in through ${options.devTokenUrl} (${message(error)}); ` +
           'is `npm start` running? The first sign-in needs it; afterwards the chat starts offline too.',
       )
     return cached!
@@ -180,15 +96,15 @@ const storage = (() => {
   try {
     return createSqliteStorage({ path: dbPath })
   } catch (error) {
-    return fail(error instanceof Error ? error.message : String(error))
+    return fail(message(error))
   }
 })()
 
 const client = await Client.create({
   relayUrl,
   storage,
-  token: givenToken
-    ? givenToken
+  token: options.token
+    ? options.token
     : async () => {
         // The first call gets the token signed above; later calls refresh it (or keep the old one offline).
         if (kept) {
@@ -196,12 +112,12 @@ const client = await Client.create({
           kept = null
           return first
         }
-        return (await devSignIn().catch(() => readKept()))?.token ?? fail('no token')
+        return (await devSignIn.signIn().catch(() => devSignIn.kept()))?.token ?? fail('no token')
       },
-}).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)))
+}).catch((error: unknown) => fail(message(error)))
 
 note(`signed in as ${client.identity} — stored in ${dbPath}, relay ${relayUrl}`)
-if (!givenToken) note('DEVELOPMENT sign-in (no password): use real tokens from your backend in an app')
+if (!options.token) note('DEVELOPMENT sign-in (no password): use real tokens from your backend in an app')
 
 let online: boolean | null = null
 const showConnection = (): void => {
@@ -247,10 +163,19 @@ let offCurrent: Array<() => void> = []
 client.on('conversationAdded', (c) => {
   if (c.createdBy !== client.identity) note(`you are in "${nameOf(c)}" (${c.sid}) — /join ${nameOf(c)}`)
 })
-client.on('messageAdded', (m) => {
-  if (m.conversation !== current && m.author !== client.identity)
-    note(`new message in "${nameOf(m.conversation)}" from ${m.author} — /join ${nameOf(m.conversation)}`)
-})
+const news = new News({ client, note, current: () => current, nameOf })
+// The list is complete once the relay's state has arrived (or at once, offline); lookups wait for it.
+const listed = catchUp(client, { offlineIsFinal: true, signal: AbortSignal.timeout(LIST_WAIT_MS) })
+// News waits for the relay however long it takes to come up, then at most a few seconds for its state.
+void catchUp(client, { syncMs: 10_000 })
+  .then(async (result) => {
+    if (result === 'offline' || closing) return
+    await news.start()
+    if (result === 'caught-up')
+      note(`up to date with the relay — ${plural((await known()).length, 'conversation', 'conversations')}: /list`)
+  })
+  // Only the client closing under it (quitting) stops this.
+  .catch(() => {})
 
 const markRead = (c: Conversation): void => {
   if (c.status === 'joined') c.setAllMessagesRead().catch(() => {})
@@ -300,18 +225,30 @@ const open = async (c: Conversation): Promise<void> => {
   markRead(c)
 }
 
+/** Every conversation this device knows, from the client itself (the live list above lags a microtask). */
+const known = async (): Promise<Conversation[]> => {
+  const all: Conversation[] = []
+  for (let page = await client.getSubscribedConversations(); ; page = await page.nextPage()) {
+    all.push(...page.items)
+    if (!page.hasNextPage) return all
+  }
+}
+
 const find = async (query: string): Promise<Conversation | null> => {
+  await listed
   const q = query.toLowerCase()
-  const match =
-    conversations.find((c) => c.id === query) ??
-    conversations.find((c) => c.friendlyName?.toLowerCase() === q) ??
-    conversations.find((c) => c.uniqueName?.toLowerCase() === q)
-  return match ? client.getConversationBySid(match.id) : null
+  const all = await known()
+  return (
+    all.find((c) => c.sid === query) ??
+    all.find((c) => c.friendlyName?.toLowerCase() === q) ??
+    all.find((c) => c.uniqueName?.toLowerCase() === q) ??
+    null
+  )
 }
 
 const commands: Record<string, (arg: string) => Promise<void>> = {
   async help() {
-    print(HELP.slice(HELP.indexOf('Commands:')))
+    screen.printLines(HELP.slice(HELP.indexOf('Commands:')))
   },
   async join(arg) {
     if (!arg) return note('usage: /join <name-or-sid>')
@@ -349,7 +286,7 @@ const commands: Record<string, (arg: string) => Promise<void>> = {
     }
   },
   async quit() {
-    rl.close()
+    screen.close()
   },
 }
 
@@ -370,15 +307,15 @@ async function handle(input: string): Promise<void> {
       await current.sendMessage(text)
     }
   } catch (error) {
-    note(`error: ${error instanceof Error ? error.message : String(error)}`)
+    note(`error: ${message(error)}`)
   }
-  if (tty) rl.prompt()
+  screen.prompt()
 }
 
-if (tty) {
+if (screen.tty) {
   // Typing: renewals are rate limited by the client, so every keystroke may call it.
   process.stdin.on('keypress', () => {
-    if (current && rl.line.length > 0 && !rl.line.startsWith('/')) current.typing().catch(() => {})
+    if (current && screen.typed.length > 0 && !screen.typed.startsWith('/')) current.typing().catch(() => {})
   })
 }
 
@@ -390,6 +327,7 @@ async function quit(): Promise<void> {
   await queue.catch(() => {})
   closing = true
   list.unsubscribe()
+  news.stop()
   for (const off of offCurrent) off()
   await client.shutdown()
   await storage.close()
@@ -398,7 +336,6 @@ async function quit(): Promise<void> {
 }
 
 note('type /help for commands')
-const startIn = values.join
-if (startIn) await handle(`/join ${startIn}`)
+if (options.join) await handle(`/join ${options.join}`)
 markReady()
-if (tty) rl.prompt()
+screen.prompt()

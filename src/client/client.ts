@@ -3,6 +3,7 @@ import * as Y from 'yjs'
 import { ColloquyError, invalidArgument, notFound } from '../errors.ts'
 import { Emitter } from '../events.ts'
 import { type ConversationSid, newConversationSid } from '../ids.ts'
+import { checkFunction, checkMethods, checkOptions, type OptionKeys } from '../options.ts'
 import { LOCAL_ORIGIN } from '../origins.ts'
 import { defaultRuntime, newDoc, type Runtime } from '../runtime.ts'
 import { checkAttributes, type JsonObject } from '../schema/json.ts'
@@ -11,6 +12,7 @@ import { DEFAULT_TYPING_TIMEOUT, LIMITS } from '../schema/limits.ts'
 import { Sequencer } from '../schema/sequencer.ts'
 import {
   checkCount,
+  checkDuration,
   checkIdentity,
   checkOneOf,
   checkOptionalName,
@@ -95,6 +97,36 @@ export interface CreateConversationOptions {
   /** Add me as a participant (admin) right away. Default false, as in Twilio; TalkJS-style apps pass true. */
   join?: boolean
 }
+
+const CLIENT_OPTIONS: OptionKeys<ClientOptions> = {
+  identity: true,
+  relayUrl: true,
+  token: true,
+  WebSocket: true,
+  storage: true,
+  transport: true,
+  typingTimeout: true,
+  now: true,
+  backoff: true,
+  runtime: true,
+}
+const BACKOFF_OPTIONS: OptionKeys<BackoffOptions> = { baseMs: true, maxMs: true, random: true }
+const RUNTIME_OPTIONS: OptionKeys<Runtime> = { scheduler: true, random: true }
+const CREATE_CONVERSATION_OPTIONS: OptionKeys<CreateConversationOptions> = {
+  friendlyName: true,
+  uniqueName: true,
+  attributes: true,
+  subject: true,
+  photoUrl: true,
+  welcomeMessages: true,
+  state: true,
+  join: true,
+}
+const STORAGE_METHODS = ['load', 'append', 'compact', 'list', 'remove', 'close'] as const
+const FEED_QUERY: OptionKeys<FeedQuery> = { since: true, until: true, limit: true }
+
+/** Only `Client.create` holds this: `new Client(…)` from outside gets a typed error instead of a crash. */
+const CREATE = Symbol('Client.create')
 
 /** The conversation events the client re-emits for every conversation, with the same payloads. */
 type ForwardedEvents = Pick<
@@ -196,6 +228,8 @@ export class Client extends Emitter<ClientEvents> {
   readonly #conversations = new Map<string, Tracked>()
   readonly #opening = new Map<string, Promise<Tracked | null>>()
   readonly #users = new Map<string, Promise<User>>()
+  /** Users whose profile document has synced with the relay at least once. */
+  readonly #profilesKnown = new Set<string>()
   readonly #local: Y.Doc
   readonly #inbox: Y.Doc
   #tokens: TokenManager | null = null
@@ -205,6 +239,7 @@ export class Client extends Emitter<ClientEvents> {
   #shutdown = false
 
   private constructor(
+    key: typeof CREATE,
     identity: string,
     storage: StorageAdapter,
     ownsStorage: boolean,
@@ -212,6 +247,11 @@ export class Client extends Emitter<ClientEvents> {
     docs: { local: Y.Doc; inbox: Y.Doc; me: Y.Doc },
   ) {
     super((e) => this.emit('error', e))
+    // Twilio apps start with `new Client(token)`; here that needs a relay URL and local storage.
+    if (key !== CREATE)
+      throw invalidArgument(
+        'a Client is not constructed with `new`: use `await Client.create({ relayUrl, token })` (Client.create is async and loads local storage first)',
+      )
     this.#identity = identity
     this.#storage = storage
     this.#ownsStorage = ownsStorage
@@ -236,7 +276,11 @@ export class Client extends Emitter<ClientEvents> {
    * connects to the relay if a transport is given.
    */
   static async create(options: ClientOptions): Promise<Client> {
-    if (typeof options !== 'object' || options === null) throw invalidArgument('options must be an object')
+    if (typeof options !== 'object' || options === null)
+      throw invalidArgument('Client.create: options must be an object')
+    checkOptions(options, CLIENT_OPTIONS, 'Client.create')
+    checkOptions(options.backoff, BACKOFF_OPTIONS, 'Client.create backoff')
+    checkOptions(options.runtime, RUNTIME_OPTIONS, 'Client.create runtime')
     let transport = options.transport
     let firstToken: string | null = null
     let identity: string
@@ -249,9 +293,20 @@ export class Client extends Emitter<ClientEvents> {
       if (options.identity !== undefined && options.identity !== identity)
         throw invalidArgument('identity does not match the token subject')
     } else {
+      if (options.token !== undefined || options.WebSocket !== undefined)
+        throw invalidArgument('Client.create: token and WebSocket go with relayUrl (without it they would be ignored)')
       identity = checkIdentity(options.identity)
     }
     if (options.typingTimeout !== undefined) checkCount(options.typingTimeout, 3_600_000, 'typingTimeout')
+    if (options.now !== undefined) checkFunction(options.now, 'now')
+    if (options.WebSocket !== undefined) checkFunction(options.WebSocket, 'WebSocket')
+    checkDuration(options.backoff?.baseMs, 0, 'backoff.baseMs')
+    checkDuration(options.backoff?.maxMs, 0, 'backoff.maxMs')
+    if (options.backoff?.random !== undefined) checkFunction(options.backoff.random, 'backoff.random')
+    if (options.storage !== undefined) checkMethods(options.storage, STORAGE_METHODS, 'storage')
+    if (options.transport !== undefined) checkMethods(options.transport, ['connect'], 'transport')
+    if (options.transport !== undefined && options.relayUrl !== undefined)
+      throw invalidArgument('Client.create: give either relayUrl (with token) or transport, not both')
     const storage = options.storage ?? new MemoryStorage()
     const runtime: Runtime = { ...defaultRuntime, ...options.runtime }
     const open = async (name: string): Promise<[Y.Doc, DocPersistence]> => {
@@ -278,6 +333,7 @@ export class Client extends Emitter<ClientEvents> {
       })
     }
     client = new Client(
+      CREATE,
       identity,
       storage,
       options.storage === undefined,
@@ -353,11 +409,13 @@ export class Client extends Emitter<ClientEvents> {
 
   /** Resolves when every open document has synced with the relay (at once without a relay). */
   async whenSynced(options: { signal?: AbortSignal } = {}): Promise<void> {
+    checkOptions(options, { signal: true }, 'whenSynced')
+    if (options.signal !== undefined) checkMethods(options.signal, ['addEventListener'], 'whenSynced: signal')
     if (!this.#sync) return
     const sync = this.#sync
     const names = [
       docNames.inbox(this.#identity),
-      docNames.user(this.#identity),
+      ...[...this.#users.keys()].map(docNames.user),
       ...[...this.#conversations.keys()].map(docNames.conversation),
     ]
     const all = Promise.all(names.map((n) => sync.channel(n)?.whenSynced()))
@@ -377,7 +435,7 @@ export class Client extends Emitter<ClientEvents> {
   /** Creates a conversation. I am its creator (and admin); pass `join: true` to also become a participant. */
   async createConversation(options: CreateConversationOptions = {}): Promise<Conversation> {
     this.#assertOpen()
-    if (typeof options !== 'object' || options === null) throw invalidArgument('options must be an object')
+    checkOptions(options, CREATE_CONVERSATION_OPTIONS, 'createConversation')
     const friendlyName = checkOptionalName(options.friendlyName, 'friendlyName', LIMITS.friendlyNameLength)
     const uniqueName = checkUniqueName(options.uniqueName)
     const subject = checkOptionalName(options.subject, 'subject', LIMITS.friendlyNameLength)
@@ -470,6 +528,7 @@ export class Client extends Emitter<ClientEvents> {
    */
   async getMessages(query: FeedQuery = {}): Promise<Message[]> {
     this.#assertOpen()
+    checkOptions(query, FEED_QUERY, 'getMessages')
     const toMs = (v: number | Date | undefined, what: string, fallback: number): number => {
       if (v === undefined) return fallback
       const ms = v instanceof Date ? v.getTime() : v
@@ -513,6 +572,8 @@ export class Client extends Emitter<ClientEvents> {
     options: { limit?: number } = {},
   ): ConversationListSubscription {
     this.#assertOpen()
+    checkFunction(onSnapshot, 'subscribeConversations: the callback')
+    checkOptions(options, { limit: true }, 'subscribeConversations')
     return subscribeConversationList(
       {
         list: () => this.#visible(),
@@ -662,12 +723,39 @@ export class Client extends Emitter<ClientEvents> {
         now: () => this.#now(),
         persist: (d) => this.#persist(d),
         onError: (e) => this.emit('error', e),
-        connected: () => this.connectionState === 'connected',
+        presenceKnown: (who) =>
+          this.connectionState === 'connected' && this.#sync?.channel(docNames.user(who))?.synced === true,
+        // Once synced, a profile stays known across disconnections: it only grows from there.
+        profileKnown: (who) => this.#sync === null || this.#profilesKnown.has(who),
       },
       awareness,
     )
     user.on('updated', (payload) => this.emit('userUpdated', payload))
+    if (this.#sync) this.#followPresence(user)
     return user
+  }
+
+  /**
+   * `isOnline` turns null when the connection goes, and known again once the relay has answered
+   * for the user's document on the new one: both are announced (`reachabilityOnline`).
+   */
+  #followPresence(user: User): void {
+    const sync = this.#sync!
+    let waiting = false
+    const check = () => {
+      const channel = sync.channel(docNames.user(user.identity))
+      if (channel?.synced) this.#profilesKnown.add(user.identity)
+      user._reachabilityChanged()
+      if (waiting || !channel || channel.synced || sync.state !== 'connected') return
+      waiting = true
+      void channel.whenSynced().then(() => {
+        waiting = false
+        this.#profilesKnown.add(user.identity)
+        if (!this.#shutdown) user._reachabilityChanged()
+      })
+    }
+    sync.on('connectionStateChanged', check)
+    queueMicrotask(check)
   }
 
   /** Loads a conversation from storage and starts syncing it. */

@@ -3,6 +3,7 @@ import * as Y from 'yjs'
 import { ColloquyError, forbidden, invalidArgument, notFound } from '../errors.ts'
 import { Emitter } from '../events.ts'
 import { type ConversationSid, newMessageSid, randomHex } from '../ids.ts'
+import { checkFunction, checkOptions, type OptionKeys } from '../options.ts'
 import { LOCAL_ORIGIN } from '../origins.ts'
 import type { Runtime } from '../runtime.ts'
 import { type ContentBlock, checkContent } from '../schema/content.ts'
@@ -44,7 +45,7 @@ import {
   ROLES,
   STATES,
 } from '../schema/validate.ts'
-import { Message, type MessageUpdateReason, type ReactionSummary } from './message.ts'
+import { type LastState, Message, type MessageUpdateReason, type ReactionSummary, valueBefore } from './message.ts'
 import { Paginator } from './paginator.ts'
 import { Participant, type ParticipantUpdateReason } from './participant.ts'
 import {
@@ -123,6 +124,14 @@ export interface AddParticipantOptions {
   access?: Access
 }
 
+const ADD_PARTICIPANT_OPTIONS: OptionKeys<AddParticipantOptions> = { role: true, access: true }
+const SEND_MESSAGE_INPUT: OptionKeys<SendMessageInput> = {
+  body: true,
+  content: true,
+  attributes: true,
+  referencedMessage: true,
+}
+
 /** Limits that apply to this conversation. */
 export interface ConversationLimits {
   messageBodyBytes: number
@@ -176,6 +185,8 @@ export class Conversation extends Emitter<ConversationEvents> {
   #sweepAt = 1024
   readonly #participants = new Map<string, Participant>()
   readonly #reactionIndex = new Map<string, Set<string>>()
+  /** The last states of messages the running transaction removed, taken before its observers run. */
+  readonly #lastStates = new Map<string, LastState>()
   #horizons: Map<string, ReadHorizon> | null = null
   #visible = false
   #joined = false
@@ -358,6 +369,7 @@ export class Conversation extends Emitter<ConversationEvents> {
     this.#assertUsable()
     const who = checkIdentity(identity)
     const attrs = checkAttributes(attributes, LIMITS.attributesBytes, 'participant attributes')
+    checkOptions(options, ADD_PARTICIPANT_OPTIONS, 'add')
     const role = checkOneOf(options.role ?? 'member', ROLES, 'role')
     const access = checkOneOf(options.access ?? 'ReadWrite', ACCESS, 'access')
     if (!canManageParticipant(this._doc, this.#host.identity, role))
@@ -380,6 +392,7 @@ export class Conversation extends Emitter<ConversationEvents> {
     this.#assertUsable()
     const proxy = checkIdentity(proxyAddress, 'proxyAddress')
     const addr = checkIdentity(address, 'address')
+    checkOptions(options, { type: true }, 'addNonChatParticipant')
     const type = checkOneOf(
       options.type ?? (addr.includes('@') ? 'email' : 'sms'),
       ['sms', 'whatsapp', 'email'],
@@ -397,7 +410,16 @@ export class Conversation extends Emitter<ConversationEvents> {
   /** Removes a participant, given by identity, sid or object. Removing myself is `leave()`. */
   async removeParticipant(participant: string | Participant): Promise<void> {
     this.#assertUsable()
-    const p = typeof participant === 'string' ? this.#findParticipant(participant) : participant
+    if (typeof participant !== 'string' && !(participant instanceof Participant))
+      throw invalidArgument('removeParticipant takes an identity, a participant sid or a Participant')
+    // A Participant of another conversation names nobody here, whatever its key; one of this
+    // conversation (even from an earlier copy of it) is looked up again by its key.
+    const p =
+      typeof participant === 'string'
+        ? this.#findParticipant(participant)
+        : participant.conversation.sid === this.sid
+          ? this.#participantObject(participant.key)
+          : null
     if (!p?.isActive)
       throw notFound(`Participant ${typeof participant === 'string' ? participant : participant.sid} was not found`)
     if (p.identity === this.#host.identity) {
@@ -451,6 +473,7 @@ export class Conversation extends Emitter<ConversationEvents> {
     const normalized: SendMessageInput = typeof input === 'string' ? { body: input } : input
     if (typeof normalized !== 'object' || normalized === null)
       throw invalidArgument('message must be a string or an object')
+    checkOptions(normalized, SEND_MESSAGE_INPUT, 'sendMessage')
     let content: ContentBlock[]
     if (normalized.content !== undefined) content = checkContent(normalized.content)
     else {
@@ -740,13 +763,13 @@ export class Conversation extends Emitter<ConversationEvents> {
   }
 
   /** @internal */
-  _reactionsOf(messageId: string): ReactionSummary[] {
+  _reactionsOf(messageId: string, timeOf = (key: string) => this._doc.reactions.get(key)): ReactionSummary[] {
     const keys = this.#reactionIndex.get(messageId)
     if (!keys) return []
     const byEmoji = new Map<string, Array<{ identity: string; at: number }>>()
     for (const key of keys) {
       const { identity, emoji } = parseReactionKey(key)
-      const at = this._doc.reactions.get(key) ?? 0
+      const at = timeOf(key) ?? 0
       const list = byEmoji.get(emoji) ?? []
       list.push({ identity, at })
       byEmoji.set(emoji, list)
@@ -988,6 +1011,7 @@ export class Conversation extends Emitter<ConversationEvents> {
   subscribe(
     onSnapshot: (conversation: ConversationSnapshot | null) => void,
   ): LiveSubscription<ConversationSnapshot | null> {
+    checkFunction(onSnapshot, 'subscribe: the callback')
     return subscribeConversationState(this, onSnapshot)
   }
 
@@ -996,6 +1020,8 @@ export class Conversation extends Emitter<ConversationEvents> {
     onSnapshot: (messages: readonly MessageSnapshot[], loadedAll: boolean) => void,
     options: { limit?: number } = {},
   ): ListSubscription<MessageSnapshot> {
+    checkFunction(onSnapshot, 'subscribeMessages: the callback')
+    checkOptions(options, { limit: true }, 'subscribeMessages')
     return subscribeMessageWindow(this, onSnapshot, options.limit ?? 30)
   }
 
@@ -1004,11 +1030,14 @@ export class Conversation extends Emitter<ConversationEvents> {
     onSnapshot: (participants: readonly ParticipantSnapshot[], loadedAll: boolean) => void,
     options: { limit?: number } = {},
   ): ListSubscription<ParticipantSnapshot> {
+    checkFunction(onSnapshot, 'subscribeParticipants: the callback')
+    checkOptions(options, { limit: true }, 'subscribeParticipants')
     return subscribeParticipantWindow(this, onSnapshot, options.limit ?? 10)
   }
 
   /** Live typing indicator: up to five names, or "many". */
   subscribeTyping(onSnapshot: (typing: TypingSnapshot) => void): LiveSubscription<TypingSnapshot> {
+    checkFunction(onSnapshot, 'subscribeTyping: the callback')
     return subscribeTypingState(this, onSnapshot)
   }
 
@@ -1237,6 +1266,20 @@ export class Conversation extends Emitter<ConversationEvents> {
     const doc = this._doc
     const me = this.#host.identity
     doc.doc.on('afterTransaction', () => this.#changed())
+    // A removal deletes a message's edit, hide and reactions with it: what the removed `Message`
+    // keeps showing is read before any observer runs (reactions are re-indexed by one).
+    doc.doc.on('beforeObserverCalls', (tr: Y.Transaction) => {
+      for (const id of tr.changed.get(doc.messages as never) ?? []) {
+        if (id === null || doc.messages.has(id)) continue
+        this.#lastStates.set(id, {
+          edit: valueBefore(doc.edits, id, tr) as EditRecord | undefined,
+          hidden: valueBefore(doc.edits, hiddenKey(id), tr) !== undefined,
+          stamp: valueBefore(doc.stamps, id, tr),
+          reactions: this._reactionsOf(id, (key) => valueBefore(doc.reactions, key, tr)),
+        })
+      }
+    })
+    doc.doc.on('afterTransaction', () => this.#lastStates.clear())
 
     doc.meta.observe((event) => {
       const reasons = new Set<ConversationUpdateReason>()
@@ -1323,7 +1366,9 @@ export class Conversation extends Emitter<ConversationEvents> {
           this.emit('messageAdded', this.#messageObject(id)!)
         } else if (change.action === 'delete') {
           const m = this.#messages.get(id)?.deref() ?? new Message(this, change.oldValue as MessageRecord)
-          m._markRemoved()
+          m._markRemoved(
+            this.#lastStates.get(id) ?? { edit: undefined, hidden: false, stamp: undefined, reactions: [] },
+          )
           this.#messages.delete(id)
           this.emit('messageRemoved', m)
         }

@@ -1,9 +1,10 @@
+import * as Y from 'yjs'
 import { Emitter } from '../events.ts'
 import type { MessageSid, ParticipantSid } from '../ids.ts'
 import type { ContentBlock } from '../schema/content.ts'
 import { plaintextOf } from '../schema/content.ts'
 import { cloneJson, type JsonObject } from '../schema/json.ts'
-import { type EditRecord, hiddenKey, type MessageRecord } from '../schema/layout.ts'
+import { type EditRecord, hiddenKey, type MessageRecord, type StampRecord } from '../schema/layout.ts'
 import type { Conversation } from './conversation.ts'
 import type { Participant } from './participant.ts'
 
@@ -49,6 +50,27 @@ export interface MessageEvents {
   [key: string]: (...args: any[]) => void
 }
 
+/** @internal What a removed message shows: its state just before the transaction that removed it. */
+export interface LastState {
+  edit: EditRecord | undefined
+  hidden: boolean
+  stamp: StampRecord | undefined
+  reactions: ReactionSummary[]
+}
+
+/**
+ * @internal `map.get(key)`, or, when the running transaction deleted that entry, the value it held.
+ * A removal deletes the message's edit, hide and reactions together with it; Yjs keeps a deleted
+ * entry's content until the transaction's observers have run, so it can still be read from there.
+ */
+export const valueBefore = <T>(map: Y.Map<T>, key: string, tr: Y.Transaction): T | undefined => {
+  if (map.has(key)) return map.get(key)
+  const item = (map as unknown as { _map: Map<string, Y.Item> })._map.get(key)
+  if (!item?.deleted || !Y.isDeleted(tr.deleteSet, item.id)) return undefined
+  const content = item.content.getContent()
+  return content[content.length - 1] as T | undefined
+}
+
 /**
  * A message, read live from its conversation: properties always show the current state (edits,
  * index once sequenced, reactions, receipts). A removed message keeps its last state and
@@ -58,7 +80,8 @@ export class Message extends Emitter<MessageEvents> {
   readonly sid: MessageSid
   readonly conversation: Conversation
   #record: MessageRecord
-  #removed = false
+  /** Set on removal: what the message showed then. */
+  #last: LastState | null = null
 
   /** @internal */
   constructor(conversation: Conversation, record: MessageRecord) {
@@ -74,17 +97,24 @@ export class Message extends Emitter<MessageEvents> {
   }
 
   #edit(): EditRecord | undefined {
+    if (this.#last) return this.#last.edit
     return this.conversation._doc.edits.get(this.sid) as EditRecord | undefined
+  }
+
+  #stamp(): StampRecord | undefined {
+    if (this.#last) return this.#last.stamp
+    return this.conversation._doc.stamps.get(this.sid)
   }
 
   /** Whether a moderator or admin hid the message: it then shows no content to anyone. */
   get isHidden(): boolean {
+    if (this.#last) return this.#last.hidden
     return this.conversation._doc.edits.has(hiddenKey(this.sid))
   }
 
   /** The sequencer's index, or null while the message is pending. Never changes once set. */
   get index(): number | null {
-    return this.conversation._doc.stamps.get(this.sid)?.i ?? null
+    return this.#stamp()?.i ?? null
   }
 
   /** The author's identity (from the authenticated connection that wrote it). */
@@ -125,7 +155,7 @@ export class Message extends Emitter<MessageEvents> {
 
   /** When the relay accepted it (server time); the author's clock while pending. */
   get dateCreated(): Date {
-    const stamp = this.conversation._doc.stamps.get(this.sid)
+    const stamp = this.#stamp()
     return new Date(stamp ? stamp.t : this.#record.createdAt)
   }
 
@@ -140,9 +170,9 @@ export class Message extends Emitter<MessageEvents> {
     return this.#edit()?.by ?? null
   }
 
-  /** Whether the message was removed (by its author or a moderator). */
+  /** Whether the message was removed (by its author or a moderator). It then keeps its last state. */
   get isRemoved(): boolean {
-    return this.#removed
+    return this.#last !== null
   }
 
   /** Delivery status: pending, sent, or read by every other current participant. */
@@ -171,6 +201,7 @@ export class Message extends Emitter<MessageEvents> {
 
   /** Reactions grouped by emoji, in order of first use. */
   get reactions(): ReactionSummary[] {
+    if (this.#last) return structuredClone(this.#last.reactions)
     return this.conversation._reactionsOf(this.sid)
   }
 
@@ -234,8 +265,8 @@ export class Message extends Emitter<MessageEvents> {
     await this.conversation._setReaction(this, emoji, false)
   }
 
-  /** @internal */
-  _markRemoved(): void {
-    this.#removed = true
+  /** @internal The message was removed; `last` is what it showed just before. */
+  _markRemoved(last: LastState): void {
+    this.#last ??= last
   }
 }

@@ -2,11 +2,15 @@ import { ColloquyError } from '../errors.ts'
 
 /**
  * One page of a list, Twilio style: `items` ascending, and the neighbouring pages as new
- * paginators (this one never changes). `prevPage()`/`nextPage()` reject with `NO_PAGE` when
- * there is none.
+ * paginators. `prevPage()`/`nextPage()` reject with `NO_PAGE` when there is none.
  */
 export class Paginator<T> {
-  readonly items: readonly T[]
+  /**
+   * The page's items, ascending: a plain array of the page's own (typed `T[]`, as Twilio's
+   * samples assign it: `const messages: Message[] = paginator.items`). Changing it changes
+   * nothing else.
+   */
+  readonly items: T[]
   readonly hasPrevPage: boolean
   readonly hasNextPage: boolean
   readonly #prev: (() => Promise<Paginator<T>>) | null
@@ -18,7 +22,7 @@ export class Paginator<T> {
     prev: (() => Promise<Paginator<T>>) | null,
     next: (() => Promise<Paginator<T>>) | null,
   ) {
-    this.items = Object.freeze([...items])
+    this.items = [...items]
     this.hasPrevPage = prev !== null
     this.hasNextPage = next !== null
     this.#prev = prev

@@ -23,8 +23,13 @@ export interface UserHost {
   now(): number
   persist(doc: Y.Doc): Promise<void>
   onError(error: unknown): void
-  /** Whether the client is connected to a relay (presence is unknown otherwise). */
-  connected(): boolean
+  /**
+   * Whether this user's presence is known: the client is connected and has the relay's answer for
+   * the user's document (the relay sends presence before that answer, and no state means offline).
+   */
+  presenceKnown(identity: string): boolean
+  /** Whether the user's profile document is as the relay has it (always, without a relay). */
+  profileKnown(identity: string): boolean
 }
 
 /** The profile map of a user document. */
@@ -40,6 +45,8 @@ export class User extends Emitter<UserEvents> {
   readonly #host: UserHost
   /** @internal Presence: the relay publishes `{ online: true }` here while the user is connected. */
   readonly _awareness: Awareness | null
+  /** The `isOnline` last announced, so `reachabilityOnline` fires only when it changes. */
+  #announced: boolean | null = null
 
   /** @internal */
   constructor(identity: string, doc: Y.Doc, host: UserHost, awareness: Awareness | null) {
@@ -75,14 +82,31 @@ export class User extends Emitter<UserEvents> {
     ) as JsonObject
   }
 
-  /** Whether the user is connected to the relay now; null when unknown (offline, or no relay). */
+  /**
+   * Whether the user is connected to the relay now; `null` while unknown: there is no relay, I am
+   * not connected myself, or the relay's answer about them has not arrived yet (as Twilio's
+   * `isOnline` is null before reachability is known).
+   */
   get isOnline(): boolean | null {
     const aw = this._awareness
-    if (!aw || !this.#host.connected()) return null
+    if (!aw || !this.#host.presenceKnown(this.identity)) return null
     for (const [clientID, state] of aw.getStates()) {
       if (clientID !== aw.clientID && (state as { online?: unknown }).online === true) return true
     }
     return false
+  }
+
+  /**
+   * Whether this person has a profile: `true` once they have written one (a name, photo or
+   * attributes) and it reached this device; `false` when there is none, as far as the relay knows
+   * (its answer for their profile has arrived) or, without a relay, on this device; `null` until
+   * that answer arrives. `getUser` resolves for any well-formed identity, because identities come
+   * from the app's tokens and colloquy keeps no list of users: an identity that never signed in,
+   * and one that signed in but never set a profile, both read `false`.
+   */
+  get hasProfile(): boolean | null {
+    if (profileOf(this.#doc).size > 0) return true
+    return this.#host.profileKnown(this.identity) ? false : null
   }
 
   /** Whether this is the signed-in user. */
@@ -120,8 +144,11 @@ export class User extends Emitter<UserEvents> {
     await this.#host.persist(this.#doc)
   }
 
-  /** @internal */
+  /** @internal Presence or what is known of it may have changed: announces `isOnline` if it did. */
   _reachabilityChanged(): void {
+    const now = this.isOnline
+    if (now === this.#announced) return
+    this.#announced = now
     this.emit('updated', { user: this, updateReasons: ['reachabilityOnline'] })
   }
 }

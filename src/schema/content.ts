@@ -1,6 +1,7 @@
 import { invalidArgument } from '../errors.ts'
 import { utf8Length } from './json.ts'
 import { LIMITS } from './limits.ts'
+import { checkRequiredUrl } from './validate.ts'
 
 /** Plain text. */
 export interface TextBlock {
@@ -34,6 +35,13 @@ export interface FileBlock {
 /** One block of a message's content. */
 export type ContentBlock = TextBlock | LocationBlock | FileBlock
 
+/** The fields each block type has: anything else is refused (the relay refuses it too), never dropped silently. */
+const BLOCK_FIELDS: Record<ContentBlock['type'], readonly string[]> = {
+  text: ['type', 'text'],
+  location: ['type', 'latitude', 'longitude', 'label'],
+  file: ['type', 'subtype', 'url', 'filename', 'contentType', 'size', 'width', 'height', 'duration'],
+}
+
 const SUBTYPES: readonly FileSubtype[] = ['image', 'video', 'audio', 'voice', 'file']
 
 const nonNegative = (v: unknown, what: string): number => {
@@ -52,6 +60,10 @@ const shortString = (v: unknown, what: string, max: number): string => {
 export const checkContentBlock = (block: unknown): ContentBlock => {
   if (typeof block !== 'object' || block === null) throw invalidArgument('a content block must be an object')
   const b = block as Record<string, unknown>
+  const fields = Object.hasOwn(BLOCK_FIELDS, b.type as string) ? BLOCK_FIELDS[b.type as ContentBlock['type']] : null
+  const unknown = fields === null ? undefined : Object.keys(b).find((k) => !fields.includes(k))
+  if (unknown !== undefined)
+    throw invalidArgument(`a ${b.type} block has no field '${unknown.slice(0, 64)}' (fields: ${fields!.join(', ')})`)
   switch (b.type) {
     case 'text': {
       if (typeof b.text !== 'string') throw invalidArgument('a text block needs a string `text`')
@@ -74,7 +86,7 @@ export const checkContentBlock = (block: unknown): ContentBlock => {
       const out: FileBlock = {
         type: 'file',
         subtype: subtype as FileSubtype,
-        url: shortString(b.url, 'file url', LIMITS.urlLength),
+        url: checkRequiredUrl(b.url, 'file url'),
         filename: shortString(b.filename, 'file name', LIMITS.friendlyNameLength),
         contentType: shortString(b.contentType, 'file contentType', LIMITS.friendlyNameLength),
         size: nonNegative(b.size, 'file size'),

@@ -75,12 +75,48 @@ export const STATES: readonly ConversationStateName[] = ['active', 'inactive', '
 export type NotificationLevel = 'default' | 'muted' | 'mentions'
 export const NOTIFICATION_LEVELS: readonly NotificationLevel[] = ['default', 'muted', 'mentions']
 
+/**
+ * Where a relay-hosted blob lives, relative to the relay's origin: `/blobs/<SHA-256 in hex>`.
+ * Renderers resolve it against the relay's https origin.
+ */
+export const BLOB_PATH = /^\/blobs\/[0-9a-f]{64}$/
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: whitespace and C0/C1 controls are what the check refuses
+const URL_WHITESPACE_OR_CONTROL = /[\u0000-\u0020\u007f-\u009f\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f\u3000\ufeff]/
+const HTTP_URL = /^https?:\/\/[^/?#\\]/i
+
+/**
+ * Why `value` is not a URL colloquy stores (photo, file), or null when it is one. The one check
+ * behind every URL field, on the client and in the relay's validator.
+ *
+ * Accepted: absolute `http:` and `https:` URLs with a host, and the relay's own blob paths
+ * (`BLOB_PATH`). Everything else is refused rather than cleaned: browsers strip leading whitespace
+ * and controls and drop tabs and newlines anywhere in a URL, so ` javascript:` and `java\tscript:`
+ * would run as scripts; a URL that carries them is refused whole, so the scheme read here is the
+ * scheme every renderer reads.
+ */
+export const urlProblem = (value: unknown): string | null => {
+  if (typeof value !== 'string' || value.length === 0) return 'must be a non-empty string'
+  if (value.length > LIMITS.urlLength) return `is longer than ${LIMITS.urlLength} characters`
+  if (BLOB_PATH.test(value)) return null
+  if (URL_WHITESPACE_OR_CONTROL.test(value))
+    return 'must not contain whitespace or control characters (percent-encode them)'
+  if (!HTTP_URL.test(value)) return 'must be an absolute http: or https: URL (or a /blobs/<sha256> path of the relay)'
+  if (!URL.canParse(value)) return 'is not a valid URL'
+  return null
+}
+
+/** A URL field that must be set: see `urlProblem` for what is accepted. */
+export const checkRequiredUrl = (value: unknown, what: string): string => {
+  const problem = urlProblem(value)
+  if (problem !== null) throw invalidArgument(`${what} ${problem}`)
+  return value as string
+}
+
+/** A URL field that may be null (photo URLs): see `urlProblem` for what is accepted. */
 export const checkUrl = (value: unknown, what: string): string | null => {
   if (value === null || value === undefined) return null
-  if (typeof value !== 'string' || value.length === 0)
-    throw invalidArgument(`${what} must be a non-empty string or null`)
-  if (value.length > LIMITS.urlLength) throw invalidArgument(`${what} is longer than ${LIMITS.urlLength} characters`)
-  return value
+  return checkRequiredUrl(value, what)
 }
 
 export const checkEmoji = (value: unknown): string => {

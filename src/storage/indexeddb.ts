@@ -1,5 +1,6 @@
 import { createStores } from 'lib0/indexeddb'
 import { ColloquyError, closedError } from '../errors.ts'
+import { checkOptions } from '../options.ts'
 import type { StorageAdapter } from './adapter.ts'
 import { checkBytes, checkCount, checkDocName, checkPrefix } from './checks.ts'
 
@@ -42,6 +43,7 @@ export class IndexedDbStorage implements StorageAdapter {
    * render that picked the wrong adapter fails at startup rather than on the first write.
    */
   constructor(options: IndexedDbStorageOptions = {}) {
+    checkOptions(options, { prefix: true, indexedDB: true }, 'IndexedDB storage')
     const factory = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB
     if (!factory) {
       throw new ColloquyError(

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { ColloquyError, closedError } from '../errors.ts'
+import { checkOptions } from '../options.ts'
 import type { StorageAdapter } from './adapter.ts'
 import { checkBytes, checkCount, checkDocName, checkPrefix } from './checks.ts'
 
@@ -54,7 +55,7 @@ export class SqliteStorage implements StorageAdapter {
    * the constructor exists so the class can be subclassed or instantiated by DI containers.
    */
   constructor(options: SqliteStorageOptions) {
-    const path = options?.path
+    const path = checkOptions(options, { path: true }, 'SQLite storage').path
     if (typeof path !== 'string' || path.length === 0) {
       throw new ColloquyError('INVALID_ARGUMENT', 'SQLite storage needs a non-empty `path` (or ":memory:")')
     }
@@ -67,7 +68,10 @@ export class SqliteStorage implements StorageAdapter {
       db.pragma('busy_timeout = 5000')
       db.exec(SCHEMA)
     } catch (cause) {
-      throw new ColloquyError('INVALID_ARGUMENT', 'cannot open the SQLite database at the given path', { cause })
+      // The path and SQLite's reason ("unable to open database file", "file is not a database",
+      // "attempt to write a readonly database"): what an operator needs to fix a start-up.
+      const reason = cause instanceof Error ? cause.message : String(cause)
+      throw new ColloquyError('INVALID_ARGUMENT', `cannot open the SQLite database ${path}: ${reason}`, { cause })
     }
     this.#db = db
     this.#selectLog = db.prepare<[string], Buffer>('SELECT data FROM updates WHERE doc = ? ORDER BY seq').pluck()

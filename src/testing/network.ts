@@ -1,4 +1,5 @@
 import { type CoreConnection, RelayCore } from '../../relay/core.ts'
+import { checkOptions } from '../options.ts'
 import type { StorageAdapter } from '../storage/adapter.ts'
 import { MemoryStorage } from '../storage/memory.ts'
 import type { Transport, TransportEvents, TransportSocket } from '../sync/transport.ts'
@@ -176,7 +177,7 @@ export class TestNetwork {
   readonly errors: unknown[] = []
 
   constructor(options: TestNetworkOptions = {}) {
-    this.#options = options
+    this.#options = checkOptions(options, { storage: true, now: true, autoDeliver: true }, 'createTestNetwork')
     this.storage = options.storage ?? new MemoryStorage()
     this.#relay = this.#newRelay()
   }

@@ -1,12 +1,11 @@
 /**
- * Helpers for the browser suites: Debian's Chromium driven by playwright-core (no browser
- * download), one fresh context per user, waits with deadlines, screenshots of failures.
+ * Helpers for the browser suites: Chromium (Debian's, else the npm-bundled one: see chromium.ts)
+ * driven by playwright-core, one fresh context per user, waits with deadlines, screenshots of failures.
  */
-import { existsSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core'
-
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+import { chooseChromium } from './chromium.ts'
 
 /** Where failure screenshots go (gitignored). */
 export const RESULTS = join(process.cwd(), 'test-results')
@@ -15,14 +14,10 @@ export const RESULTS = join(process.cwd(), 'test-results')
 export const WAIT_MS = 10_000
 
 export const launchChromium = async (): Promise<Browser> => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium is not installed at ${CHROMIUM}. Install it with: apt-get update && apt-get install -y chromium ` +
-        '(or set CHROMIUM_PATH).',
-    )
-  }
+  const choice = await chooseChromium()
   return chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: choice.executablePath,
+    env: { ...process.env, ...choice.env },
     headless: true,
     // Without the background-networking flags Chromium floods the closed network with refused connections.
     args: [

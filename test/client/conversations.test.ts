@@ -311,7 +311,12 @@ describe('metadata updates', () => {
 
   it('null clears friendlyName, uniqueName, subject and photoUrl', async () => {
     const alice = await h.client('alice')
-    const conv = await alice.createConversation({ friendlyName: 'f', uniqueName: 'u', subject: 's', photoUrl: 'p' })
+    const conv = await alice.createConversation({
+      friendlyName: 'f',
+      uniqueName: 'u',
+      subject: 's',
+      photoUrl: 'https://cdn.example.com/p.png',
+    })
     await conv.updateFriendlyName(null)
     await conv.updateUniqueName(null)
     await conv.updateSubject(null)

@@ -93,7 +93,9 @@ describe('sendMessage', () => {
     expect(twoTexts.body).toBe('line 1\nline 2')
     expect(twoTexts.type).toBe('text')
     const defaultSubtype = await conv.sendMessage({
-      content: [{ type: 'file', url: 'u', filename: 'f', contentType: 'c', size: 0 } as ContentBlock],
+      content: [
+        { type: 'file', url: 'https://cdn.example.com/u', filename: 'f', contentType: 'c', size: 0 } as ContentBlock,
+      ],
     })
     expect(defaultSubtype.content[0]).toMatchObject({ type: 'file', subtype: 'file' })
   })

@@ -3,89 +3,14 @@
  * terminals chat; a terminal that starts offline keeps its messages in SQLite and delivers them
  * once the relay comes up; a restarted terminal reads its history back from SQLite offline.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createRelay, type Relay, signToken } from '../../relay/index.ts'
+import { createRelay, type Relay } from '../../relay/index.ts'
 import { Client } from '../../src/index.ts'
 import { freePort } from '../relay/helpers.ts'
-
-const MAIN = fileURLToPath(new URL('../../examples/terminal-chat/main.ts', import.meta.url))
-const SECRET = 'terminal-chat-test-secret-0123456789abcdef'
-const WAIT_MS = 10_000
-
-const tokenFor = (identity: string): Promise<string> => signToken({ identity, secret: SECRET })
-
-/** One terminal chat process; `waitFor` matches its output from where the last match ended. */
-class Terminal {
-  readonly #proc: ChildProcessWithoutNullStreams
-  output = ''
-  #seen = 0
-  readonly #exited: Promise<number | null>
-  #listeners = new Set<() => void>()
-
-  constructor(args: string[]) {
-    this.#proc = spawn(process.execPath, [MAIN, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
-    })
-    const take = (chunk: Buffer): void => {
-      this.output += chunk.toString('utf8')
-      for (const l of [...this.#listeners]) l()
-    }
-    this.#proc.stdout.on('data', take)
-    this.#proc.stderr.on('data', take)
-    this.#exited = new Promise((resolve) => this.#proc.on('exit', (code) => resolve(code)))
-  }
-
-  send(line: string): void {
-    this.#proc.stdin.write(`${line}\n`)
-  }
-
-  /** Resolves with the first line containing `text` after the previous match. */
-  waitFor(text: string, ms = WAIT_MS): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        const at = this.output.indexOf(text, this.#seen)
-        if (at === -1) return false
-        const start = this.output.lastIndexOf('\n', at) + 1
-        const end = this.output.indexOf('\n', at)
-        this.#seen = end === -1 ? this.output.length : end
-        resolve(this.output.slice(start, end === -1 ? undefined : end))
-        return true
-      }
-      if (check()) return
-      const listener = (): void => {
-        if (check()) done()
-      }
-      const timer = setTimeout(() => {
-        done()
-        reject(new Error(`timed out after ${ms} ms waiting for ${JSON.stringify(text)}; output:\n${this.output}`))
-      }, ms)
-      const done = (): void => {
-        clearTimeout(timer)
-        this.#listeners.delete(listener)
-      }
-      this.#listeners.add(listener)
-    })
-  }
-
-  /** Ends stdin (the chat quits cleanly) and resolves with the exit code. */
-  async quit(): Promise<number | null> {
-    this.#proc.stdin.end()
-    const timer = setTimeout(() => this.#proc.kill('SIGKILL'), WAIT_MS)
-    const code = await this.#exited
-    clearTimeout(timer)
-    return code
-  }
-
-  kill(): void {
-    if (this.#proc.exitCode === null) this.#proc.kill('SIGKILL')
-  }
-}
+import { SECRET, Terminal, tokenFor, WAIT_MS } from './terminal.ts'
 
 const waitUntil = async (condition: () => Promise<boolean>, what: string): Promise<void> => {
   const deadline = Date.now() + WAIT_MS
