@@ -125,6 +125,7 @@ export class LiveSubscription<T> {
 
   readonly #extra: () => unknown
   #lastExtra: unknown = undefined
+  readonly #listeners = new Set<() => void>()
 
   /**
    * @internal `extra` is a value delivered alongside the snapshot (a list's `loadedAll`): a change
@@ -158,6 +159,23 @@ export class LiveSubscription<T> {
     return this.#latest
   }
 
+  /**
+   * Attaches `onChange`, called after each new snapshot (read it with `getSnapshot`) and once if
+   * the window fails; returns what detaches it, without ending the window. With `getSnapshot`,
+   * the pair external stores expect (React's `useSyncExternalStore`).
+   */
+  subscribe(onChange: () => void): () => void {
+    if (typeof onChange !== 'function') throw new ColloquyError('INVALID_ARGUMENT', 'onChange must be a function')
+    const entry = () => onChange() // wrapped: attaching one function twice makes two attachments
+    this.#listeners.add(entry)
+    return () => void this.#listeners.delete(entry)
+  }
+
+  /** The last snapshot delivered, or null before the first (the same as `latestSnapshot`). */
+  getSnapshot(): T | null {
+    return this.#latest
+  }
+
   /** Stops updates. Idempotent. */
   unsubscribe(): void {
     if (this.#state === 'unsubscribed' || this.#state === 'error') return
@@ -179,6 +197,7 @@ export class LiveSubscription<T> {
         this.error = error
         this.#state = 'error'
         this.#end()
+        this.#notify()
         return
       }
       const first = this.#state === 'pending'
@@ -189,7 +208,12 @@ export class LiveSubscription<T> {
       this.#state = 'active'
       this.#emit(next)
       if (first) this.#resolveConnected(this)
+      this.#notify()
     })
+  }
+
+  #notify(): void {
+    for (const listener of [...this.#listeners]) listener()
   }
 
   #end(): void {

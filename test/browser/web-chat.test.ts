@@ -85,6 +85,14 @@ describe.skipIf(skip)('web chat in Chromium', () => {
     await openConversation(bob.page, 'Weekend plans')
     await message(bob.page, 'Hi Bob! Hiking on Saturday?').waitFor({ timeout: WAIT_MS })
     await item.getByTestId('unread-count').waitFor({ state: 'detached', timeout: WAIT_MS })
+    // What was unread when Bob opened it sits under a "New messages" divider, below today's date.
+    const rows = bob.page.locator('[data-testid="message-list"] > li')
+    await expect(rows.evaluateAll((els) => els.map((el) => el.getAttribute('data-testid')))).resolves.toEqual([
+      'date-separator',
+      'unread-divider',
+      'message',
+    ])
+    await expect(bob.page.getByTestId('date-separator').innerText()).resolves.toBe('Today')
     // Bob has it open: Alice sees it read.
     await waitStatus(alice.page, 'Hi Bob! Hiking on Saturday?', 'read')
 
@@ -208,6 +216,8 @@ describe.skipIf(skip)('web chat in Chromium', () => {
     await doomed.getByTestId('delete-button').click()
     await doomed.getByTestId('delete-button').click()
     await doomed.waitFor({ state: 'detached' })
+    // A tombstone says where it was.
+    await gina.page.getByTestId('message-tombstone').filter({ hasText: 'This message was deleted' }).waitFor()
 
     // Hank sees the newest 30 (the edit, not the deleted one), then loads the older ones.
     await openConversation(hank.page, 'Features')
@@ -230,6 +240,64 @@ describe.skipIf(skip)('web chat in Chromium', () => {
       el.scrollTop = 0
     })
     await users.screenshot('web-chat-features')
+  }, 45_000)
+
+  it('first sign-in shows a welcome, and at 390 px wide the top bar fits and a conversation opens', async () => {
+    const kate = await users.signIn('kate')
+    // The right pane is never blank: a first sign-in says what to do.
+    await kate.page.getByTestId('placeholder').filter({ hasText: 'Welcome!' }).waitFor({ timeout: WAIT_MS })
+
+    await kate.page.setViewportSize({ width: 390, height: 844 })
+    const fits = async (): Promise<void> => {
+      const box = await kate.page.getByTestId('sign-out').boundingBox()
+      expect(box).not.toBeNull()
+      expect(box!.x).toBeGreaterThanOrEqual(0)
+      expect(box!.x + box!.width).toBeLessThanOrEqual(390)
+      const overflow = await kate.page.evaluate(() => document.documentElement.scrollWidth)
+      expect(overflow).toBeLessThanOrEqual(390)
+    }
+    await fits()
+    await createConversation(kate.page, 'Narrow screen')
+    await send(kate.page, 'fits on a phone')
+    await fits()
+    // One pane at a time: the conversation, with a way back to the list.
+    await expect(kate.page.getByTestId('conversation-list').isVisible()).resolves.toBe(false)
+    await kate.page.locator('.conversation-header .back').click()
+    await conversationItem(kate.page, 'Narrow screen').waitFor({ timeout: WAIT_MS })
+    await fits()
+    await users.screenshot('web-chat-390')
+    expect(kate.errors).toEqual([])
+  }, 45_000)
+
+  it('"Add a person" refuses what is not a name; someone added by mistake can be removed', async () => {
+    const lena = await users.signIn('lena')
+    const mike = await users.signIn('mike')
+    await createConversation(lena.page, 'Names')
+    const input = lena.page.getByTestId('add-participant-input')
+    await input.fill('x'.repeat(200))
+    await lena.page.getByTestId('add-participant-button').click()
+    await lena.page.getByTestId('add-participant-error').waitFor({ timeout: WAIT_MS })
+    await input.fill('not a name!')
+    await lena.page.getByTestId('add-participant-button').click()
+    await lena.page.getByTestId('add-participant-error').waitFor({ timeout: WAIT_MS })
+    await expect(lena.page.getByTestId('participant').count()).resolves.toBe(1)
+
+    // A valid name nobody signs in with keeps messages from being read by everyone…
+    await addParticipant(lena.page, 'mike')
+    await addParticipant(lena.page, 'nobody-yet')
+    await send(lena.page, 'who reads this?')
+    await openConversation(mike.page, 'Names')
+    await message(mike.page, 'who reads this?').waitFor({ timeout: WAIT_MS })
+    await waitStatus(lena.page, 'who reads this?', 'sent')
+    // …until they are removed.
+    await lena.page
+      .locator('[data-testid="participant"][data-identity="nobody-yet"] [data-testid="remove-participant"]')
+      .click()
+    await lena.page
+      .locator('[data-testid="participant"][data-identity="nobody-yet"]')
+      .waitFor({ state: 'detached', timeout: WAIT_MS })
+    await waitStatus(lena.page, 'who reads this?', 'read')
+    expect([...lena.errors, ...mike.errors]).toEqual([])
   }, 45_000)
 
   it('reconnects by itself when the relay restarts, and keeps chatting', async () => {

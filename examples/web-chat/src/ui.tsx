@@ -1,3 +1,7 @@
+/** Small shared pieces: line icons, avatars, toasts, and running an action from a click. */
+import type { CSSProperties } from 'react'
+import { hue, initials } from './format.ts'
+
 /** A few line icons (Feather style), so the interface does not depend on emoji fonts. */
 const PATHS = {
   attach:
@@ -24,18 +28,46 @@ const PATHS = {
 
 export type IconName = keyof typeof PATHS
 
-export const icon = (name: IconName, size = 18): SVGSVGElement => {
-  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg')
-  svg.setAttribute('viewBox', '0 0 24 24')
-  svg.setAttribute('width', String(size))
-  svg.setAttribute('height', String(size))
-  svg.setAttribute('fill', 'none')
-  svg.setAttribute('stroke', 'currentColor')
-  svg.setAttribute('stroke-width', '2')
-  svg.setAttribute('stroke-linecap', 'round')
-  svg.setAttribute('stroke-linejoin', 'round')
-  svg.setAttribute('aria-hidden', 'true')
-  svg.setAttribute('class', `icon icon-${name}`)
-  svg.innerHTML = PATHS[name]
-  return svg
+export function Icon({ name, size = 18 }: { name: IconName; size?: number }) {
+  return (
+    <svg
+      viewBox="0 0 24 24"
+      width={size}
+      height={size}
+      fill="none"
+      stroke="currentColor"
+      strokeWidth="2"
+      strokeLinecap="round"
+      strokeLinejoin="round"
+      aria-hidden="true"
+      className={`icon icon-${name}`}
+      // The paths are constants of this file, never user input.
+      // biome-ignore lint/security/noDangerouslySetInnerHtml: static icon paths
+      dangerouslySetInnerHTML={{ __html: PATHS[name] }}
+    />
+  )
+}
+
+export function Avatar({ name, size = '' }: { name: string; size?: 'tiny' | 'small' | '' }) {
+  return (
+    <span className={`avatar ${size}`} style={{ '--hue': hue(name) } as CSSProperties} aria-hidden="true">
+      {initials(name)}
+    </span>
+  )
+}
+
+/** A short-lived message at the bottom of the screen (outside React: any code may raise one). */
+export const toast = (text: string, kind: 'error' | 'info' = 'error'): void => {
+  const el = document.createElement('div')
+  el.className = `toast ${kind}`
+  el.setAttribute('role', 'status')
+  el.dataset.testid = 'toast'
+  el.textContent = text
+  document.body.append(el)
+  setTimeout(() => el.remove(), 5000)
+}
+
+/** Runs an action from a click and shows what went wrong, if anything. */
+export const attempt = (action: () => Promise<unknown>): void => {
+  action().catch((error: unknown) => toast(error instanceof Error ? error.message : String(error)))
 }
