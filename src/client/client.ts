@@ -228,6 +228,11 @@ export class Client extends Emitter<ClientEvents> {
       this.#sync.on('docDenied', (name, reason) => this.#denied(name, reason))
       this.#sync.on('closedByRelay', (code, reason) => this.#closedByRelay(code, reason))
       this.#sync.on('updateRejected', (name, reason) => this.#updateRejected(name, reason))
+      this.#sync.on('documentSetAside', (name, error) => this.#setAside(name, error))
+      this.#sync.on('documentLimited', (name, reason) => {
+        const error = new ColloquyError('LIMIT_EXCEEDED', `the relay did not sync ${name} on this connection: ${reason}`)
+        this.emit('error', Object.assign(error, { document: name }))
+      })
     }
   }
 
@@ -611,15 +616,25 @@ export class Client extends Emitter<ClientEvents> {
     void (async () => {
       // Set my unsent messages aside durably before the refused copy is dropped: re-sent after the
       // resync (even after a restart), or reported when the relay denies the conversation.
-      if (retries <= 3) {
+      // The third refusal in a row resyncs without them: a fourth would set the document aside.
+      if (retries < 3) {
         const kept = this.#unsentList().get(sid)
         Y.transact(this.#local, () => this.#unsentList().set(sid, kept ? mergeCarry(kept, carry) : carry), LOCAL_ORIGIN)
         await this.#persist(this.#local)
       }
       await this.#forget(sid, true, false)
       await this.#open(sid)
-      await this.#resendUnsent(sid, reason, retries > 3 ? carry.messages.map((m) => m.id) : [])
+      await this.#resendUnsent(sid, reason, retries >= 3 ? carry.messages.map((m) => m.id) : [])
     })().catch((e) => this.emit('error', e))
+  }
+
+  /**
+   * The sync layer stopped syncing `name` (refused too often, or holding a change no frame can
+   * carry): its local copy stays as it is, unsynced until the client is created again.
+   */
+  #setAside(name: string, error: ColloquyError): void {
+    const sid = name.startsWith('conv/') ? name.slice('conv/'.length) : undefined
+    this.emit('error', Object.assign(error, { document: name, setAside: true, conversationSid: sid }))
   }
 
   #unsentList(): Y.Map<CarryOver> {

@@ -4,10 +4,11 @@
  */
 import { randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
+import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Relay } from '../../relay/index.ts'
-import { MessageType, startFrame } from '../../src/sync/protocol.ts'
+import { MessageType, RefusalCode, startFrame } from '../../src/sync/protocol.ts'
 import { CloseCode } from '../../src/sync/transport.ts'
 import {
   assertRelayWorks,
@@ -19,6 +20,14 @@ import {
   tokenFor,
   waitUntil,
 } from './helpers.ts'
+
+/** A `refused` frame's fields, or null for another frame. */
+const refusalOf = (frame: Uint8Array): { docName: string; code: number; reason: string } | null => {
+  const decoder = decoding.createDecoder(frame)
+  const docName = decoding.readVarString(decoder)
+  if (decoding.readVarUint(decoder) !== MessageType.refused) return null
+  return { docName, code: decoding.readVarUint(decoder), reason: decoding.readVarString(decoder) }
+}
 
 /** A masked client→server WebSocket frame (RFC 6455 §5.2). */
 const clientFrame = (payload: Uint8Array, opcode = 0x2): Buffer => {
@@ -152,7 +161,7 @@ describe('relay: limits', () => {
     expect(await deadline(socket, 5_000, 'close')).toMatchObject({ code: CloseCode.goingAway })
   })
 
-  it('more documents per connection than allowed is closed with 4429', async () => {
+  it('a document beyond the documents per connection is refused alone; the connection and its documents go on', async () => {
     const relay = await h.relay({ limits: { maxDocumentsPerConnection: 8 } })
     const raw = await authenticatedRaw(h, relay, 'mallory') // 1 document
     for (let i = 1; i < 8; i++) raw.send(syncStep1Frame(`user/u${i}`))
@@ -160,11 +169,27 @@ describe('relay: limits', () => {
       () => raw.frames.filter((f) => frameInfo(f)?.docName === 'user/u7').length > 0,
       'eight documents open',
     )
-    expect(raw.ws.readyState).toBe(raw.ws.OPEN)
     raw.send(syncStep1Frame('user/one-too-many'))
-    const closed = await deadline(raw.closed, 5_000, 'close')
-    expect(closed).toEqual({ code: CloseCode.limitExceeded, reason: 'too many documents on one connection' })
+    await waitUntil(() => raw.frames.some((f) => refusalOf(f)?.docName === 'user/one-too-many'), 'a refusal')
+    const refusal = raw.frames.map(refusalOf).find((r) => r?.docName === 'user/one-too-many')
+    expect(refusal).toEqual({
+      docName: 'user/one-too-many',
+      code: RefusalCode.limit,
+      reason: 'too many documents on one connection',
+    })
     expect(relay.metrics.rejections.get('documents_per_connection')).toBe(1)
+    // Nothing else for it: the relay did not subscribe the connection to it.
+    expect(raw.frames.filter((f) => frameInfo(f)?.docName === 'user/one-too-many')).toHaveLength(1)
+    expect(raw.ws.readyState).toBe(raw.ws.OPEN)
+    // The connection still serves its documents: one unsubscribed makes room for another.
+    const before = raw.frames.length
+    raw.send(encoding.toUint8Array(startFrame('user/u7', MessageType.unsubscribe)))
+    raw.send(syncStep1Frame('user/one-too-many'))
+    await waitUntil(
+      () => raw.frames.slice(before).some((f) => frameInfo(f)?.docName === 'user/one-too-many'),
+      'the document is served once there is room',
+    )
+    expect(raw.frames.slice(before).map(refusalOf).filter(Boolean)).toEqual([])
     await assertRelayWorks(h, relay, 'docs')
   })
 
