@@ -349,8 +349,11 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
             if (decoding.readVarString(decoder) === s.docName) ws.send(data.subarray(decoder.pos))
           },
           close: (code, reason) => closeSession(s, code, reason),
-          // A stock client cannot read refusal frames: a refused update closes its socket (4422).
-          refusalFrames: s.docName === null,
+          // A client that sent its token in a frame reads `refused` frames: a refused update or a
+          // document over the limit is refused alone. Others (stock y-websocket clients, older
+          // colloquy clients with the token in the URL) would not see one: their socket is closed
+          // (4422, 4429) as before.
+          refusalFrames: viaFrame,
         })
         logger.info('connection_open', {
           identity: verified.identity,

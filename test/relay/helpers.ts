@@ -13,7 +13,7 @@ import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import { createRelay, type Relay, type RelayOptions, signToken } from '../../relay/index.ts'
 import { Client, type ClientOptions, type Conversation, type Message } from '../../src/index.ts'
-import { MessageType, readFrame, startFrame } from '../../src/sync/protocol.ts'
+import { encodeToken, MessageType, readFrame, startFrame } from '../../src/sync/protocol.ts'
 import { Cleanups } from '../support/cleanup.ts'
 import { TcpProxy } from '../support/tcp-proxy.ts'
 import { type Listenable, waitFor, waitUntil } from '../support/wait.ts'
@@ -263,6 +263,20 @@ export class Harness extends Cleanups {
 export const authenticatedRaw = async (harness: Harness, relay: Relay, identity: string): Promise<RawSocket> => {
   const raw = harness.raw(`${relay.url}/?token=${await tokenFor(identity)}`)
   await raw.opened
+  raw.send(syncStep1Frame(`user/${identity}`))
+  await raw.next((f) => frameInfo(f)?.docName === `user/${identity}`)
+  return raw
+}
+
+/**
+ * A raw multiplexed socket for `identity` that authenticates as colloquy's client does, with a token
+ * frame first (so the relay answers with `hello` and refuses documents with `refused` frames):
+ * resolves once the relay answered a step 1.
+ */
+export const frameAuthedRaw = async (harness: Harness, relay: Relay, identity: string): Promise<RawSocket> => {
+  const raw = harness.raw(`${relay.url}/`)
+  await raw.opened
+  raw.send(encodeToken(await tokenFor(identity)))
   raw.send(syncStep1Frame(`user/${identity}`))
   await raw.next((f) => frameInfo(f)?.docName === `user/${identity}`)
   return raw

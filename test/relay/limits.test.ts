@@ -14,6 +14,7 @@ import {
   assertRelayWorks,
   authenticatedRaw,
   deadline,
+  frameAuthedRaw,
   frameInfo,
   Harness,
   syncStep1Frame,
@@ -161,9 +162,25 @@ describe('relay: limits', () => {
     expect(await deadline(socket, 5_000, 'close')).toMatchObject({ code: CloseCode.goingAway })
   })
 
-  it('a document beyond the documents per connection is refused alone; the connection and its documents go on', async () => {
+  it('more documents per connection than allowed closes a client with its token in the URL with 4429', async () => {
     const relay = await h.relay({ limits: { maxDocumentsPerConnection: 8 } })
     const raw = await authenticatedRaw(h, relay, 'mallory') // 1 document
+    for (let i = 1; i < 8; i++) raw.send(syncStep1Frame(`user/u${i}`))
+    await waitUntil(
+      () => raw.frames.filter((f) => frameInfo(f)?.docName === 'user/u7').length > 0,
+      'eight documents open',
+    )
+    expect(raw.ws.readyState).toBe(raw.ws.OPEN)
+    raw.send(syncStep1Frame('user/one-too-many'))
+    const closed = await deadline(raw.closed, 5_000, 'close')
+    expect(closed).toEqual({ code: CloseCode.limitExceeded, reason: 'too many documents on one connection' })
+    expect(relay.metrics.rejections.get('documents_per_connection')).toBe(1)
+    await assertRelayWorks(h, relay, 'docs')
+  })
+
+  it('a document beyond the documents per connection is refused alone (client with a token frame); the connection goes on', async () => {
+    const relay = await h.relay({ limits: { maxDocumentsPerConnection: 8 } })
+    const raw = await frameAuthedRaw(h, relay, 'mallory') // 1 document
     for (let i = 1; i < 8; i++) raw.send(syncStep1Frame(`user/u${i}`))
     await waitUntil(
       () => raw.frames.filter((f) => frameInfo(f)?.docName === 'user/u7').length > 0,
