@@ -305,6 +305,12 @@ export class Client extends Emitter<ClientEvents> {
       const sid = name.slice('conv/'.length)
       if (!sids.has(sid) && (await holdsUnsentOf(storage, name, identity))) sids.add(sid)
     }
+    // My inbox and profile go first: a relay limits the documents on one connection and refuses
+    // those beyond it, so these must never be the ones left over (say, after an inbox flood).
+    if (client.#sync) {
+      client.#sync.add(docNames.inbox(identity), inbox, null)
+      client.#sync.add(docNames.user(identity), me, client.user._awareness)
+    }
     await Promise.all([...sids].map((sid) => client.#open(sid)))
     client.#inboxList().observe((event) => {
       for (const [sid, change] of event.changes.keys) {
@@ -314,11 +320,7 @@ export class Client extends Emitter<ClientEvents> {
     for (const sid of client.#unsentList().keys()) {
       void client.#resendUnsent(sid, 'refused before a restart').catch((e) => client.emit('error', e))
     }
-    if (client.#sync) {
-      client.#sync.add(docNames.inbox(identity), inbox, null)
-      client.#sync.add(docNames.user(identity), me, client.user._awareness)
-      client.#sync.start()
-    }
+    client.#sync?.start()
     return client
   }
 

@@ -162,6 +162,46 @@ describe('relay: a refused update refuses one document', () => {
   })
 })
 
+describe('relay: too many documents on one connection', () => {
+  const h = new Harness()
+  afterEach(() => h.cleanup())
+
+  it('refuses the documents beyond the limit one by one (LIMIT_EXCEEDED); the client stays connected with the rest', async () => {
+    const relay = await h.relay({ limits: { maxDocumentsPerConnection: 5 } })
+    // Alice and carol make three conversations each with bob (five documents each: at the limit).
+    const alice = await h.client('alice', { relayUrl: relay.url })
+    const carol = await h.client('carol', { relayUrl: relay.url })
+    const sids: string[] = []
+    for (let i = 0; i < 6; i++) {
+      const conv = await (i < 3 ? alice : carol).createConversation({ friendlyName: `c${i}`, join: true })
+      await conv.add('bob')
+      sids.push(conv.sid)
+    }
+    // Bob's inbox lists six conversations: with his inbox and profile, eight documents for five places.
+    const bob = await Client.create({ relayUrl: relay.url, token: () => tokenFor('bob') })
+    h.defer(() => bob.shutdown())
+    const limited: Array<{ code: string; document?: string }> = []
+    const terminal: unknown[] = []
+    bob.on('error', (e: { code: string; document?: string }) => {
+      if (e.code === 'LIMIT_EXCEEDED') limited.push(e)
+    })
+    bob.on('connectionError', (e: unknown) => terminal.push(e))
+    await waitUntil(() => limited.length === 3, 'three conversations refused for the limit')
+    expect(limited.every((e) => e.document?.startsWith('conv/'))).toBe(true)
+    expect(new Set(limited.map((e) => e.document)).size).toBe(3)
+    // His own documents were not among them, and the others sync.
+    const synced = sids.find((sid) => !limited.some((e) => e.document === `conv/${sid}`))!
+    const bconv = await bob.getConversationBySid(synced)
+    const conv = await (sids.indexOf(synced) < 3 ? alice : carol).getConversationBySid(synced)
+    const atBob = waitFor<Message>(bconv, 'messageAdded', (m) => m.body === 'within the limit')
+    await conv.sendMessage('within the limit')
+    await atBob
+    expect(bob.connectionState).toBe('connected')
+    expect(terminal).toEqual([])
+    expect(relay.metrics.rejections.get('documents_per_connection')).toBe(3)
+  })
+})
+
 describe('client: reconnect backoff', () => {
   const h = new Harness()
   afterEach(() => h.cleanup())
@@ -188,6 +228,6 @@ describe('client: reconnect backoff', () => {
     const gaps = opened.slice(1).map((t, i) => t - opened[i]!)
     // Delays of 20, 40, 80, 160, 320 ms: each gap is at least its delay (timers never fire early;
     // connecting adds to them). Reset on every open, they would all be 20 ms.
-    gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(20 * 2 ** i - 2))
+    for (const [i, gap] of gaps.entries()) expect(gap).toBeGreaterThanOrEqual(20 * 2 ** i - 2)
   })
 })
