@@ -95,10 +95,11 @@ export class RelayProcess {
   #stderr = ''
   #exited: Promise<void>
 
-  constructor(options: { port: number; db: string; secret?: string; env?: NodeJS.ProcessEnv }) {
+  /** `script`: another entry point taking the CLI's `--port`, `--db` and `--secret` (default: the CLI). */
+  constructor(options: { port: number; db: string; secret?: string; env?: NodeJS.ProcessEnv; script?: string }) {
     this.child = spawn(
       process.execPath,
-      [CLI, '--port', String(options.port), '--db', options.db, '--secret', options.secret ?? SECRET],
+      [options.script ?? CLI, '--port', String(options.port), '--db', options.db, '--secret', options.secret ?? SECRET],
       { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env },
     )
     this.#exited = new Promise((resolve) => this.child.once('exit', () => resolve()))
@@ -246,7 +247,7 @@ export class Harness extends Cleanups {
     return proxy
   }
 
-  relayProcess(options: { port: number; db: string; env?: NodeJS.ProcessEnv }): RelayProcess {
+  relayProcess(options: { port: number; db: string; env?: NodeJS.ProcessEnv; script?: string }): RelayProcess {
     const p = new RelayProcess(options)
     this.defer(() => p.kill('SIGKILL'))
     return p
