@@ -74,7 +74,7 @@ export interface ClientOptions {
   typingTimeout?: number
   /** Clock, for tests. Default `Date.now`. */
   now?: () => number
-  /** Reconnect backoff (base 250 ms doubling to 10 s, full jitter). */
+  /** Reconnect backoff (base 250 ms doubling to 10 s, jittered; a connection counts as a success once open `stableMs`, 5 s). */
   backoff?: Partial<BackoffOptions>
   /**
    * Timers and randomness (ids, Yjs clientIDs). For deterministic simulations only
@@ -230,7 +230,10 @@ export class Client extends Emitter<ClientEvents> {
       this.#sync.on('updateRejected', (name, reason) => this.#updateRejected(name, reason))
       this.#sync.on('documentSetAside', (name, error) => this.#setAside(name, error))
       this.#sync.on('documentLimited', (name, reason) => {
-        const error = new ColloquyError('LIMIT_EXCEEDED', `the relay did not sync ${name} on this connection: ${reason}`)
+        const error = new ColloquyError(
+          'LIMIT_EXCEEDED',
+          `the relay did not sync ${name} on this connection: ${reason}`,
+        )
         this.emit('error', Object.assign(error, { document: name }))
       })
     }
