@@ -77,6 +77,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   #offReachable: (() => void) | null = null
   /** Resets the backoff once the connection has stayed open long enough. */
   #stableTimer: unknown = null
+  /** The last connection closed before it stayed open `stableMs`. */
+  #shortLived = false
   /** The largest frame the relay accepts (its `hello`), or the documented default. */
   #maxFrameBytes = DEFAULT_MAX_FRAME_BYTES
   /** Recent refusals per document (each forgotten after `REFUSAL_WINDOW_MS`). */
@@ -210,9 +212,11 @@ export class SyncClient extends Emitter<SyncClientEvents> {
 
   /** Connects again after a final close (e.g. once a fresh token is in place). */
   resume(): void {
-    if (this.#stopped || this.#socket) return
-    this.#attempt = 0
-    this.#connectNow()
+    if (this.#stopped || this.#socket || this.#timer !== null) return
+    // At once after a connection that lasted; with backoff after one closed soon after it opened
+    // (a fresh token the relay still finds expired, say), so that this cannot loop either.
+    if (this.#shortLived) this.#scheduleReconnect()
+    else this.#connectNow()
   }
 
   /** Sends a frame on the open socket (dropped when not connected). */
@@ -268,8 +272,10 @@ export class SyncClient extends Emitter<SyncClientEvents> {
         this.#limited.clear()
         // Not a success yet: only a connection that stays open resets the backoff.
         this.#clearStable()
+        this.#shortLived = true
         this.#stableTimer = this.#scheduler.setTimeout(() => {
           this.#stableTimer = null
+          this.#shortLived = false
           this.#attempt = 0
         }, this.#backoff.stableMs)
         this.#setState('connected')

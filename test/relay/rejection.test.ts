@@ -230,4 +230,25 @@ describe('client: reconnect backoff', () => {
     // connecting adds to them). Reset on every open, they would all be 20 ms.
     for (const [i, gap] of gaps.entries()) expect(gap).toBeGreaterThanOrEqual(20 * 2 ** i - 2)
   })
+
+  it('a relay that finds every fresh token expired (4403) is retried with growing delays, not in a loop', async () => {
+    const relay = await h.relay()
+    let fetched = 0
+    const client = await Client.create({
+      relayUrl: relay.url,
+      token: async () => {
+        fetched++
+        return tokenFor('alice', { expiresInSeconds: -60 })
+      },
+      backoff: { baseMs: 40, maxMs: 10_000, random: () => 0, stableMs: 5_000 },
+    })
+    h.defer(() => client.shutdown())
+    const started = performance.now()
+    const expired = () => relay.metrics.rejections.get('token_expired') ?? 0
+    await waitUntil(() => expired() >= 5, 'five refusals of an expired token', 15_000)
+    // Delays of 20, 40, 80 and 160 ms between the five; in a loop they would all be 0.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(300 - 5)
+    // One token fetched per refusal (and the first), not a loop calling the app's backend.
+    expect(fetched).toBeLessThanOrEqual(expired() + 2)
+  })
 })
