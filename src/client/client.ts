@@ -23,6 +23,7 @@ import type { StorageAdapter } from '../storage/adapter.ts'
 import { MemoryStorage } from '../storage/memory.ts'
 import { DocPersistence } from '../storage/persistence.ts'
 import { encodeRefreshToken } from '../sync/protocol.ts'
+import { rankByRecords } from '../sync/split.ts'
 import { type BackoffOptions, type ConnectionState, SyncClient } from '../sync/sync-client.ts'
 import { readClaims, TokenManager, type TokenSource } from '../sync/token.ts'
 import { CloseCode, type Transport } from '../sync/transport.ts'
@@ -743,7 +744,11 @@ export class Client extends Emitter<ClientEvents> {
     }
     this.#conversations.set(sid, tracked)
     this.#uniqueNames = null
-    this.#sync?.add(docNames.conversation(sid), doc, conversation._awareness)
+    // A backlog split over several frames goes out oldest session first (a restart while offline
+    // leaves one device with two clientIDs), so that it is sequenced in the order it was written.
+    this.#sync?.add(docNames.conversation(sid), doc, conversation._awareness, () =>
+      rankByRecords(conversation._doc.messages, (m) => m.createdAt),
+    )
     this.#visibilityChanged(conversation)
     return tracked
   }

@@ -27,6 +27,8 @@ export interface ChannelEvents {
   frameLimit?(): number
   /** A change too large for any frame: it cannot be sent (the owner sets the document aside). */
   tooLarge?(error: UpdateTooLargeError): void
+  /** The order of this document's writers when an update is split (see `splitUpdate`). */
+  clientRank?(): (client: number) => number
 }
 
 /**
@@ -103,7 +105,8 @@ export class DocChannel {
     let parts: Uint8Array[]
     try {
       const limit = this.#events.frameLimit?.() ?? DEFAULT_MAX_FRAME_BYTES
-      parts = splitUpdate(update, limit - updateFrameOverhead(this.name))
+      const max = limit - updateFrameOverhead(this.name)
+      parts = splitUpdate(update, max, update.byteLength > max ? this.#events.clientRank?.() : undefined)
     } catch (error) {
       if (!(error instanceof UpdateTooLargeError) || !this.#events.tooLarge) throw error
       this.#events.tooLarge(error)

@@ -84,24 +84,34 @@ const encodePart = (part: Part, deletes: Array<[number, Range[]]>): Uint8Array =
  * larger than a frame reaches it as several frames instead of being refused as a whole. The
  * deletions go last (they may name items of any part).
  *
+ * Clients whose items do not depend on each other go in the order of `rank` (lowest first; by
+ * default as the update lists them): a device that restarted while offline wrote under two
+ * clientIDs, and the older session's backlog must reach the relay first, to be sequenced first.
+ *
  * An update that fits is returned as is. A single struct larger than `maxBytes` (a change no
  * frame can carry) throws `UpdateTooLargeError`.
  */
-export const splitUpdate = (update: Uint8Array, maxBytes: number): Uint8Array[] => {
+export const splitUpdate = (update: Uint8Array, maxBytes: number, rank?: (client: number) => number): Uint8Array[] => {
   if (update.byteLength <= maxBytes) return [update]
   const { structs, ds } = Y.decodeUpdate(update) as {
     structs: Struct[]
     ds: { clients: Map<number, Range[]> }
   }
-  const runs = new Map<number, ClientRun>()
+  const byClient = new Map<number, ClientRun>()
   for (const s of structs) {
-    let run = runs.get(s.id.client)
+    let run = byClient.get(s.id.client)
     if (!run) {
       run = { client: s.id.client, structs: [], sizes: [], next: 0 }
-      runs.set(s.id.client, run)
+      byClient.set(s.id.client, run)
     }
     run.structs.push(s)
   }
+  const order = [...byClient.values()]
+  if (rank) {
+    const ranks = new Map(order.map((run) => [run, rank(run.client)]))
+    order.sort((a, b) => ranks.get(a)! - ranks.get(b)! || b.client - a.client)
+  }
+  const runs = new Map(order.map((run) => [run.client, run]))
   // What of each client the receiver will have once the parts so far arrive, from the update's
   // first clock of that client on (what comes before it, the receiver had already).
   const first = new Map<number, number>()
@@ -184,4 +194,22 @@ export const splitUpdate = (update: Uint8Array, maxBytes: number): Uint8Array[] 
   if (parts.length === 0) out.push(encodePart(new Map(), deleteParts[0]!))
   for (const d of deleteParts.slice(1)) out.push(encodePart(new Map(), d))
   return out
+}
+
+/**
+ * A `rank` for `splitUpdate` from a map of records that carry their writing time (a conversation's
+ * messages): each client ranks by the earliest record it wrote (clients that wrote none, last).
+ */
+export const rankByRecords = <T>(map: Y.Map<T>, timeOf: (record: T) => number): ((client: number) => number) => {
+  const first = new Map<number, number>()
+  const items = (map as unknown as { _map: Map<string, Y.Item> })._map
+  for (const item of items.values()) {
+    if (item.deleted) continue
+    const record = item.content.getContent()[0] as T
+    const t = timeOf(record)
+    if (!Number.isFinite(t)) continue
+    const client = item.id.client
+    first.set(client, Math.min(first.get(client) ?? Number.POSITIVE_INFINITY, t))
+  }
+  return (client) => first.get(client) ?? Number.POSITIVE_INFINITY
 }

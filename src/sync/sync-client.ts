@@ -111,8 +111,16 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     this.#connectNow()
   }
 
-  /** Adds a document to sync. */
-  add(name: string, doc: Y.Doc, awareness: awarenessProtocol.Awareness | null): DocChannel {
+  /**
+   * Adds a document to sync. `clientRank`: the order of its writers' clientIDs, oldest first, for
+   * an update larger than a frame (see `splitUpdate`).
+   */
+  add(
+    name: string,
+    doc: Y.Doc,
+    awareness: awarenessProtocol.Awareness | null,
+    clientRank?: () => (client: number) => number,
+  ): DocChannel {
     const existing = this.#channels.get(name)
     if (existing) return existing
     const channel: DocChannel = new DocChannel(name, doc, awareness, {
@@ -120,6 +128,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       denied: (reason) => this.emit('docDenied', name, reason),
       frameLimit: () => this.#maxFrameBytes,
       tooLarge: (error) => this.#putAside(channel, error),
+      clientRank,
     })
     this.#channels.set(name, channel)
     if (this.#open && (this.#authed || this.#probe === null) && this.#attach(channel) && !this.#authed) {

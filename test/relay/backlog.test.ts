@@ -4,8 +4,9 @@
  * the device is never cut off.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Client, Message } from '../../src/index.ts'
-import { Harness, messagesOf, sharedConversation, waitFor, waitUntil } from './helpers.ts'
+import { Client, type Message } from '../../src/index.ts'
+import { createMemoryStorage } from '../../src/storage/memory.ts'
+import { FAST_BACKOFF, Harness, messagesOf, sharedConversation, tokenFor, waitFor, waitUntil } from './helpers.ts'
 
 const big = (i: number, bytes: number): string => `m${String(i).padStart(2, '0')} ${'x'.repeat(bytes)}`
 
@@ -59,5 +60,49 @@ describe('relay: an offline backlog larger than a frame', () => {
 
   it('follows the limit the relay announces (64 KiB): 12 messages of 20 KB', async () => {
     await run({ maxFrameBytes: 64 * 1024, count: 12, bytes: 20_000 })
+  }, 60_000)
+
+  it('a device restarted while offline (two clientIDs): both sessions’ backlog, over a frame, arrives in the order written', async () => {
+    const relay = await h.relay({ limits: { maxFrameBytes: 64 * 1024 } })
+    const proxy = await h.proxy(relay.port)
+    const storage = createMemoryStorage()
+    const alice = await h.client('alice', { relayUrl: relay.url })
+    // Yjs clientIDs (drawn 4 bytes at a time) larger in the second session than in the first: the
+    // order in which an update lists its writers would send the newer session first.
+    const session = (top: number) =>
+      Client.create({
+        relayUrl: proxy.url,
+        token: () => tokenFor('bob'),
+        storage,
+        backoff: FAST_BACKOFF,
+        runtime: {
+          random: (buffer: Uint8Array) => {
+            crypto.getRandomValues(buffer)
+            if (buffer.length === 4) buffer[0] = top
+            return buffer
+          },
+        },
+      })
+    const bob1 = await session(0x01)
+    const { conv, bconv } = await sharedConversation(alice, bob1)
+    await bob1.whenSynced()
+    proxy.cut()
+    await waitUntil(() => bob1.connectionState !== 'connected', 'bob is offline')
+    const bodies: string[] = []
+    for (let i = 0; i < 6; i++) bodies.push((await bconv.sendMessage(big(i, 12_000))).body!)
+    await bob1.shutdown()
+    // The app starts again, still offline: a new Yjs clientID on the same store.
+    const bob2 = await session(0xf0)
+    h.defer(() => bob2.shutdown())
+    const again = await bob2.getConversationBySid(conv.sid)
+    for (let i = 6; i < 12; i++) bodies.push((await again.sendMessage(big(i, 12_000))).body!)
+    proxy.restore()
+    await waitUntil(
+      async () => (await messagesOf(conv)).filter((m) => m.index !== null).length === 12,
+      'alice has both sessions’ messages, sequenced',
+      30_000,
+    )
+    expect((await messagesOf(conv)).map((m) => m.body)).toEqual(bodies)
+    expect(relay.metrics.rejections.get('frame_size') ?? 0).toBe(0)
   }, 60_000)
 })

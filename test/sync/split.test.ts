@@ -123,4 +123,25 @@ describe('splitUpdate', () => {
     }
     expect(receiver.getArray('list').toJSON()).toEqual(list.toJSON())
   })
+
+  it('sends independent writers in the order of rank (an older session before a newer one)', () => {
+    const older = new Y.Doc()
+    older.clientID = 1
+    const newer = new Y.Doc()
+    newer.clientID = 2
+    for (let i = 0; i < 5; i++) older.getMap('m').set(`a${i}`, 'o'.repeat(500))
+    for (let i = 0; i < 5; i++) newer.getMap('m').set(`b${i}`, 'n'.repeat(500))
+    const doc = new Y.Doc()
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(older))
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(newer))
+    const clientsOf = (part: Uint8Array) => [...new Set(Y.decodeUpdate(part).structs.map((st) => st.id.client))]
+    // By default as the update lists them (higher clientID first); with a rank, the older first.
+    expect(clientsOf(splitUpdate(Y.encodeStateAsUpdate(doc), 1200)[0]!)).toEqual([2])
+    const parts = splitUpdate(Y.encodeStateAsUpdate(doc), 1200, (client) => (client === 1 ? 0 : 1))
+    expect(clientsOf(parts[0]!)).toEqual([1])
+    expect(clientsOf(parts[parts.length - 1]!)).toEqual([2])
+    // No part holds the newer writer before every struct of the older one went out.
+    const firstNewer = parts.findIndex((p) => clientsOf(p).includes(2))
+    expect(parts.slice(firstNewer + 1).some((p) => clientsOf(p).includes(1))).toBe(false)
+  })
 })
