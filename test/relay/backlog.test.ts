@@ -105,4 +105,28 @@ describe('relay: an offline backlog larger than a frame', () => {
     expect((await messagesOf(conv)).map((m) => m.body)).toEqual(bodies)
     expect(relay.metrics.rejections.get('frame_size') ?? 0).toBe(0)
   }, 60_000)
+
+  it('a single change larger than any frame of the relay is refused on the device, once, not sent in a loop', async () => {
+    const relay = await h.relay({ limits: { maxFrameBytes: 8 * 1024 } })
+    const alice = await h.client('alice', { relayUrl: relay.url })
+    const bob = await h.client('bob', { relayUrl: relay.url })
+    const tooBig = await sharedConversation(alice, bob)
+    const other = await sharedConversation(alice, bob)
+    await bob.whenSynced()
+    const changes = stateChanges(bob)
+    const errors: Array<{ code: string; document?: string; setAside?: boolean }> = []
+    bob.on('error', (e: { code: string }) => errors.push(e))
+    await tooBig.bconv.sendMessage(big(0, 20_000))
+    await waitUntil(() => errors.length > 0, 'bob is told')
+    expect(errors).toEqual([
+      expect.objectContaining({ code: 'LIMIT_EXCEEDED', document: `conv/${tooBig.conv.sid}`, setAside: true }),
+    ])
+    // The connection and the other conversation go on.
+    const atAlice = waitFor<Message>(other.conv, 'messageAdded', (m) => m.body === 'still here')
+    await other.bconv.sendMessage('still here')
+    await atAlice
+    expect(relay.metrics.rejections.get('frame_size') ?? 0).toBe(0)
+    expect(changes).toEqual([])
+    expect(errors).toHaveLength(1)
+  })
 })
