@@ -22,7 +22,7 @@ import {
 import type { StorageAdapter } from '../storage/adapter.ts'
 import { MemoryStorage } from '../storage/memory.ts'
 import { DocPersistence } from '../storage/persistence.ts'
-import { encodeRefreshToken } from '../sync/protocol.ts'
+import { encodeToken } from '../sync/protocol.ts'
 import { rankByRecords } from '../sync/split.ts'
 import { type BackoffOptions, type ConnectionState, SyncClient } from '../sync/sync-client.ts'
 import { readClaims, TokenManager, type TokenSource } from '../sync/token.ts'
@@ -276,7 +276,7 @@ export class Client extends Emitter<ClientEvents> {
       tokens = new TokenManager(firstToken, options.token!, {
         aboutToExpire: () => client?.emit('tokenAboutToExpire'),
         expired: () => client?.emit('tokenExpired'),
-        refreshed: (token) => client?._sendControl(encodeRefreshToken(token)),
+        refreshed: (token) => client?._sendControl(encodeToken(token)),
         error: (error) => client?.emit('error', error),
       })
       const manager = tokens

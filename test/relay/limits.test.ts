@@ -8,7 +8,7 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Relay } from '../../relay/index.ts'
-import { MessageType, RefusalCode, startFrame } from '../../src/sync/protocol.ts'
+import { encodeToken, MessageType, RefusalCode, startFrame } from '../../src/sync/protocol.ts'
 import { CloseCode } from '../../src/sync/transport.ts'
 import {
   assertRelayWorks,
@@ -58,7 +58,8 @@ const clientFrame = (payload: Uint8Array, opcode = 0x2): Buffer => {
  */
 const pipelined = (
   relay: Relay,
-  token: string,
+  /** In the query; null: none (the first of `frames` carries it, as colloquy's client sends it). */
+  token: string | null,
   frames: Uint8Array[],
 ): Promise<{ code: number; reason: string } | null> =>
   new Promise((resolve, reject) => {
@@ -75,7 +76,7 @@ const pipelined = (
     socket.on('close', () => done(null))
     socket.on('connect', () => {
       const request =
-        `GET /?token=${encodeURIComponent(token)} HTTP/1.1\r\nHost: 127.0.0.1:${relay.port}\r\n` +
+        `GET /${token === null ? '' : `?token=${encodeURIComponent(token)}`} HTTP/1.1\r\nHost: 127.0.0.1:${relay.port}\r\n` +
         `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n` +
         `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n\r\n`
       socket.write(Buffer.concat([Buffer.from(request), ...frames.map((f) => clientFrame(f))]))
@@ -150,6 +151,15 @@ describe('relay: limits', () => {
     expect(relay.metrics.rejections.get('pre_auth')).toBe(1)
     expect(relay.core.loadedDocuments).toBe(0)
     await assertRelayWorks(h, relay, 'preauth-bytes')
+  })
+
+  it('after a token frame, more frames than maxPreAuthFrames before it is verified is closed with 4429', async () => {
+    const relay = await h.relay()
+    const frames = [encodeToken(await tokenFor('mallory'))]
+    for (let i = 0; i < 17; i++) frames.push(queryAwareness(`user/u${i}`))
+    const closed = await deadline(pipelined(relay, null, frames), 5_000, 'close')
+    expect(closed).toEqual({ code: CloseCode.limitExceeded, reason: 'too much data before authentication' })
+    expect(relay.metrics.rejections.get('pre_auth')).toBe(1)
   })
 
   it('frames pipelined before authentication, within the limits, are served after it', async () => {
