@@ -3,7 +3,7 @@ import type * as awarenessProtocol from 'y-protocols/awareness'
 import type * as Y from 'yjs'
 import { ColloquyError } from '../errors.ts'
 import { Emitter } from '../events.ts'
-import { type Scheduler, systemScheduler } from '../runtime.ts'
+import { type Scheduler, systemScheduler, unrefTimer } from '../runtime.ts'
 import { DocChannel } from './channel.ts'
 import { ControlType, DEFAULT_MAX_FRAME_BYTES, MessageType, RefusalCode, readFrame } from './protocol.ts'
 import { CloseCode, type Transport, type TransportSocket } from './transport.ts'
@@ -81,8 +81,9 @@ export class SyncClient extends Emitter<SyncClientEvents> {
   #shortLived = false
   /** The largest frame the relay accepts (its `hello`), or the documented default. */
   #maxFrameBytes = DEFAULT_MAX_FRAME_BYTES
-  /** Recent refusals per document (each forgotten after `REFUSAL_WINDOW_MS`). */
+  /** Recent refusals per document (each forgotten after `REFUSAL_WINDOW_MS`, by these timers). */
   readonly #refusals = new Map<string, number>()
+  readonly #forgetTimers = new Set<unknown>()
   /** Documents set aside: never attached again by this client. */
   readonly #setAside = new Set<string>()
   /** Documents the relay would not sync on this connection (limit); tried again on the next. */
@@ -145,11 +146,6 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     return true
   }
 
-  /** Whether `name` was set aside (see `documentSetAside`). */
-  isSetAside(name: string): boolean {
-    return this.#setAside.has(name)
-  }
-
   /** Stops syncing `channel`'s document for the rest of this client's life and tells the owner. */
   #putAside(channel: DocChannel, error: ColloquyError): void {
     if (this.#setAside.has(channel.name)) return
@@ -171,11 +167,15 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     }
     const count = (this.#refusals.get(name) ?? 0) + 1
     this.#refusals.set(name, count)
-    this.#scheduler.setTimeout(() => {
+    const forget = this.#scheduler.setTimeout(() => {
+      this.#forgetTimers.delete(forget)
       const n = (this.#refusals.get(name) ?? 1) - 1
       if (n <= 0) this.#refusals.delete(name)
       else this.#refusals.set(name, n)
     }, REFUSAL_WINDOW_MS)
+    // Bookkeeping only: it must not keep a process alive, and `stop()` clears it.
+    unrefTimer(forget)
+    this.#forgetTimers.add(forget)
     if (count > MAX_REFUSALS) {
       this.#putAside(
         channel,
@@ -244,6 +244,8 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     if (this.#timer !== null) this.#scheduler.clearTimeout(this.#timer)
     this.#timer = null
     this.#clearStable()
+    for (const t of this.#forgetTimers) this.#scheduler.clearTimeout(t)
+    this.#forgetTimers.clear()
     const socket = this.#socket
     this.#socket = null
     if (socket) {
