@@ -78,9 +78,10 @@ export interface CoreSocket {
   send(data: Uint8Array): void
   close(code: number, reason: string): void
   /**
-   * The client reads `refused` frames (the multiplexed protocol): a refused update or a document
-   * over the limit is refused alone and the connection goes on. Otherwise (a stock y-websocket
-   * client in single-document mode) the connection is closed with 4422 or 4429.
+   * The client reads `refused` frames (it authenticated with a token frame): a refused update or a
+   * document over the limit is refused alone and the connection goes on. Otherwise (a stock
+   * y-websocket client, or any client with its token in the URL) the connection is closed with
+   * 4422 or 4429.
    */
   refusalFrames?: boolean
 }
@@ -969,9 +970,9 @@ export class CoreConnection {
   }
 
   /**
-   * Refuses an update: nothing of it is stored or forwarded. A multiplexed client gets a `refused`
-   * frame for the document and the connection goes on with its other documents (see `#refuse`);
-   * a stock client's connection is closed with 4422.
+   * Refuses an update: nothing of it is stored or forwarded. A client that reads `refused` frames
+   * gets one for the document and the connection goes on with its other documents (see `#refuse`);
+   * another one's connection is closed with 4422.
    */
   #reject(d: LoadedDoc, reason: string): void {
     this.#core.metrics?.reject('update_rejected')
@@ -989,7 +990,8 @@ export class CoreConnection {
       return
     }
     this.#refused.add(docName)
-    this.send(encodeRefused(docName, code, reason))
+    // A reason may quote the client's input (a field name): never echo more than a line of it.
+    this.send(encodeRefused(docName, code, reason.length > 200 ? `${reason.slice(0, 197)}...` : reason))
   }
 
   /**
