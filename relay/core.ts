@@ -15,8 +15,10 @@ import { COMPACT_DELAY_MS, CompactionPolicy } from '../src/storage/persistence.t
 import {
   encodeAwarenessFrame,
   encodeDenied,
+  encodeRefused,
   encodeUpdateFrame,
   MessageType,
+  RefusalCode,
   readFrame,
   startFrame,
 } from '../src/sync/protocol.ts'
@@ -79,6 +81,13 @@ const shortReason = (text: string): string => (text.length > 120 ? `${text.slice
 export interface CoreSocket {
   send(data: Uint8Array): void
   close(code: number, reason: string): void
+  /**
+   * The client reads `refused` frames (it authenticated with a token frame): a refused update or a
+   * document over the limit is refused alone and the connection goes on. Otherwise (a stock
+   * y-websocket client, or any client with its token in the URL) the connection is closed with
+   * 4422 or 4429.
+   */
+  refusalFrames?: boolean
 }
 
 /** Options of the relay core. */
@@ -126,7 +135,10 @@ export interface RelayCoreOptions {
   batchWindowMs?: number
   /** Called with errors that have nowhere else to go (storage failures). */
   onError?: (error: unknown) => void
-  /** Documents one connection may sync at once; beyond it the connection is closed with 4429. Default 5,000. */
+  /**
+   * Documents one connection may sync at once (default 5,000); one beyond it is refused with a
+   * `refused` frame (code 429), or the connection closed with 4429 if it cannot read one.
+   */
   maxDocumentsPerConnection?: number
   /** Counters for `/metrics`. */
   metrics?: RelayMetrics
@@ -931,6 +943,12 @@ export class CoreConnection {
   readonly #socket: CoreSocket
   #queue: Promise<void> = Promise.resolve()
   #closed = false
+  /**
+   * Documents refused on this connection: their frames are dropped until the client starts over
+   * with a sync step 1 (or unsubscribes). What it sent after the refused update, before it heard of
+   * the refusal, builds on it and would only be refused again.
+   */
+  readonly #refused = new Set<string>()
 
   constructor(core: RelayCore, identity: string, socket: CoreSocket) {
     this.#core = core
@@ -971,11 +989,54 @@ export class CoreConnection {
     this.#core._dropConnection(this)
   }
 
-  /** Refuses an update: the connection is closed with 4422 and nothing of it is stored or forwarded. */
-  #reject(docName: string, reason: string): void {
+  /**
+   * Refuses an update: nothing of it is stored or forwarded. A client that reads `refused` frames
+   * gets one for the document and the connection goes on with its other documents (see `#refuse`);
+   * another one's connection is closed with 4422.
+   */
+  #reject(d: LoadedDoc, reason: string): void {
     this.#core.metrics?.reject('update_rejected')
-    this.#core._logger.warn('update_refused', { identity: this.identity, document: docName, reason })
-    this.close(CloseCode.updateRejected, shortReason(`${docName}: ${reason}`))
+    this.#core._logger.warn('update_refused', { identity: this.identity, document: d.name, reason })
+    if (this.#socket.refusalFrames) {
+      this.#core._unsubscribe(this, d)
+      this.#refuse(d.name, RefusalCode.update, reason)
+    } else this.close(CloseCode.updateRejected, shortReason(`${d.name}: ${reason}`))
+  }
+
+  /** Sends a `refused` frame for `docName` and drops its frames until the client starts over. */
+  #refuse(docName: string, code: number, reason: string): void {
+    // A client that goes on opening documents it was refused is not one of ours: the set is bounded.
+    if (this.#refused.size >= this.#core._maxDocs) {
+      this.close(CloseCode.limitExceeded, 'too many refused documents on one connection')
+      return
+    }
+    this.#refused.add(docName)
+    // A reason may quote the client's input (a field name): never echo more than a line of it.
+    this.send(encodeRefused(docName, code, reason.length > 200 ? `${reason.slice(0, 197)}...` : reason))
+  }
+
+  /**
+   * Whether `docName` would be one document too many on this connection; if so it is refused (before
+   * it is loaded, while it is not subscribed yet).
+   */
+  #overLimit(docName: string): boolean {
+    if (this.docs.size < this.#core._maxDocs) return false
+    for (const d of this.docs) if (d.name === docName) return false
+    this.#core.metrics?.reject('documents_per_connection')
+    if (this.#socket.refusalFrames) this.#refuse(docName, RefusalCode.limit, 'too many documents on one connection')
+    else this.close(CloseCode.limitExceeded, 'too many documents on one connection')
+    return true
+  }
+
+  /** Whether a frame for a refused document is dropped (see `#refused`); a fresh start lifts it. */
+  #dropRefused(docName: string, type: number, decoder: decoding.Decoder): boolean {
+    if (!this.#refused.has(docName)) return false
+    const restart =
+      type === MessageType.unsubscribe ||
+      (type === MessageType.sync && decoding.peekVarUint(decoder) === syncProtocol.messageYjsSyncStep1)
+    if (!restart) return true
+    this.#refused.delete(docName)
+    return false
   }
 
   /** Typing state on conversations is the only awareness clients publish. */
@@ -991,7 +1052,9 @@ export class CoreConnection {
 
   async #handle(data: Uint8Array): Promise<void> {
     const { docName, type, decoder } = readFrame(data)
+    if (this.#dropRefused(docName, type, decoder)) return
     if (this.#core._whileAsleep(this, docName, type, decoder)) return
+    if (type !== MessageType.unsubscribe && this.#overLimit(docName)) return
     const loading = this.#core._load(docName)
     if (!loading) {
       this.send(encodeDenied(docName, 'unknown document'))
@@ -1020,11 +1083,7 @@ export class CoreConnection {
         this.send(encodeDenied(docName, 'not a participant'))
         return
       }
-      if (this.docs.size >= this.#core._maxDocs) {
-        this.#core.metrics?.reject('documents_per_connection')
-        this.close(CloseCode.limitExceeded, 'too many documents on one connection')
-        return
-      }
+      if (this.#overLimit(docName)) return
       this.#core._subscribe(this, d)
     }
     switch (type) {
@@ -1071,22 +1130,22 @@ export class CoreConnection {
         if (!this.#core._mayWrite(this.identity, d)) {
           // A sync reply to a document one may only read repeats what the relay has: nothing to do.
           // (Where one may write, the validator already passes over what is known.)
-          if (!isNoopUpdate(d.doc, update)) this.#reject(docName, 'this document is read-only for you')
+          if (!isNoopUpdate(d.doc, update)) this.#reject(d, 'this document is read-only for you')
           return
         }
         if (d.kind === 'user' && this.#core._validate) {
           const verdict = validateProfileUpdate(d.doc, this.identity, update, this.#core._clientIds)
           if (!verdict.ok) {
-            if (verdict.internal) this.#core._validatorFailed(docName, this.identity, update, verdict.error)
-            this.#reject(docName, verdict.reason)
+            if (verdict.internal) this.#core._validatorFailed(d.name, this.identity, update, verdict.error)
+            this.#reject(d, verdict.reason)
             return
           }
         }
         if (d.conv && this.#core._validate) {
           const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update, this.#core._clientIds)
           if (!verdict.ok) {
-            if (verdict.internal) this.#core._validatorFailed(docName, this.identity, update, verdict.error)
-            this.#reject(docName, verdict.reason)
+            if (verdict.internal) this.#core._validatorFailed(d.name, this.identity, update, verdict.error)
+            this.#reject(d, verdict.reason)
             return
           }
           if (verdict.newClients.length > 0) {
@@ -1128,11 +1187,11 @@ export class CoreConnection {
             (owner !== undefined && owner.identity !== this.identity) ||
             (holder !== undefined && holder !== this.identity)
           ) {
-            this.#reject(docName, 'awareness for a client id that is not yours')
+            this.#reject(d, 'awareness for a client id that is not yours')
             return
           }
           if (state !== null && !this.#validAwareness(d.kind, state)) {
-            this.#reject(docName, 'awareness state must carry your own identity')
+            this.#reject(d, 'awareness state must carry your own identity')
             return
           }
           claimed.push(clientID)

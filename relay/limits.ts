@@ -1,9 +1,11 @@
+import { DEFAULT_MAX_FRAME_BYTES } from '../src/sync/protocol.ts'
 import { DEFAULT_CLIENT_ID_LIMITS } from './client-ids.ts'
 
 /**
  * Network limits. Each is documented in docs/relay.md and has a wire-level test; exceeding one
- * closes the offending connection with `4429` (or `1009` for an oversized frame) and leaves
- * everyone else alone.
+ * closes the offending connection with `4429` (or `1009` for an oversized frame, `4401` for
+ * authentication too slow), except the documents per connection: a document beyond it is refused
+ * alone (a `refused` frame), and the connection goes on with the others. Everyone else is left alone.
  */
 export interface RelayLimits {
   /** Largest frame accepted, in bytes (default 1 MiB). */
@@ -12,6 +14,11 @@ export interface RelayLimits {
   maxPreAuthFrames: number
   /** Bytes a connection may send before its token is verified (default 64 KiB). */
   maxPreAuthBytes: number
+  /**
+   * Time a connection has to authenticate (ms, default 10 s): to send its token frame, when it
+   * opened without a token, and to have it verified. Beyond it the connection is closed with 4401.
+   */
+  authTimeoutMs: number
   /** Documents one connection may sync at once (default 5,000). */
   maxDocumentsPerConnection: number
   /** Open connections per identity (default 20). */
@@ -31,9 +38,10 @@ export interface RelayLimits {
 
 /** The limits a relay applies unless `createRelay({ limits })` overrides them. */
 export const DEFAULT_LIMITS: RelayLimits = {
-  maxFrameBytes: 1024 * 1024,
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxPreAuthFrames: 16,
   maxPreAuthBytes: 64 * 1024,
+  authTimeoutMs: 10_000,
   maxDocumentsPerConnection: 5000,
   maxConnectionsPerIdentity: 20,
   framesPerSecond: 500,

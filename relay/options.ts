@@ -33,6 +33,7 @@ const LIMIT_KEYS: OptionKeys<RelayLimits> = {
   frameBurst: true,
   clientIdsPerHour: true,
   maxClientIdsPerIdentity: true,
+  authTimeoutMs: true,
 }
 
 const AUTH_HINT = "createRelay needs `auth`: { secret: '<at least 32 bytes>' } or { publicKey: '<SPKI PEM>' }"

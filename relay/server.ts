@@ -8,7 +8,7 @@ import { ColloquyError, invalidArgument } from '../src/errors.ts'
 import { checkDuration } from '../src/schema/validate.ts'
 import type { StorageAdapter } from '../src/storage/adapter.ts'
 import { createSqliteStorage } from '../src/storage/sqlite.ts'
-import { ControlType } from '../src/sync/protocol.ts'
+import { ControlType, encodeHello, MAX_TOKEN_FRAME_BYTES } from '../src/sync/protocol.ts'
 import { CloseCode } from '../src/sync/transport.ts'
 import { type AuthOptions, createVerifier, type TokenVerifier, type VerifiedToken } from './auth.ts'
 import { type CoreConnection, RelayCore } from './core.ts'
@@ -78,6 +78,11 @@ interface Session {
   /** For the logs: the peer's address and when the connection opened (`performance.now()`). */
   address: string | null
   openedAt: number
+  req: IncomingMessage
+  /** Opened without a token: the next frame must be a token frame. */
+  awaitingToken: boolean
+  /** Closes the connection unless it is authenticated in time. */
+  authTimer: ReturnType<typeof setTimeout> | null
 }
 
 const toBytes = (data: RawData): Uint8Array => {
@@ -204,7 +209,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
     }
     try {
       const type = decoding.readVarUint(decoder)
-      if (type !== ControlType.refreshToken) throw new Error('unknown control frame')
+      if (type !== ControlType.token) throw new Error('unknown control frame')
       const token = decoding.readVarString(decoder)
       verify(token).then(
         (verified) => {
@@ -250,6 +255,9 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       alive: true,
       address: req.socket.remoteAddress ?? null,
       openedAt: performance.now(),
+      req,
+      awaitingToken: false,
+      authTimer: null,
     }
     sessions.add(s)
     metrics.connections++
@@ -272,6 +280,10 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
         return
       }
       const data = toBytes(raw)
+      if (s.awaitingToken) {
+        tokenFrame(s, data)
+        return
+      }
       if (!s.conn) {
         s.pending.push(data)
         s.pendingBytes += data.byteLength
@@ -295,6 +307,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       sessions.delete(s)
       metrics.connections--
       if (s.expiryTimer) clearTimeout(s.expiryTimer)
+      if (s.authTimer) clearTimeout(s.authTimer)
       s.conn?.closed()
     })
     ws.on('error', (error: Error & { code?: string }) => {
@@ -303,10 +316,44 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
     })
 
     const token = tokenFrom(req, url)
-    if (!token) {
+    if (token) {
+      authenticate(s, token, false)
+      return
+    }
+    // No token in the request: a multiplexed client sends it as its first frame, so that it
+    // appears in no URL (browsers log the URL of a failed WebSocket, proxies log request lines).
+    // A stock client in single-document mode cannot, and is refused at once.
+    if (s.docName !== null) {
       closeSession(s, CloseCode.unauthorized, 'missing token', 'unauthorized')
       return
     }
+    s.awaitingToken = true
+    s.authTimer = setTimeout(
+      () => closeSession(s, CloseCode.unauthorized, 'no token in time', 'unauthorized'),
+      limits.authTimeoutMs,
+    )
+  }
+
+  /** Handles the first frame of a connection opened without a token: it must be a token frame. */
+  const tokenFrame = (s: Session, data: Uint8Array): void => {
+    s.awaitingToken = false
+    let token: string | null = null
+    if (data.byteLength <= MAX_TOKEN_FRAME_BYTES) {
+      try {
+        const decoder = decoding.createDecoder(data)
+        if (decoding.readVarString(decoder) === '' && decoding.readVarUint(decoder) === ControlType.token)
+          token = decoding.readVarString(decoder)
+      } catch {
+        token = null
+      }
+    }
+    if (token === null) closeSession(s, CloseCode.unauthorized, 'the first frame must be a token', 'unauthorized')
+    else authenticate(s, token, true)
+  }
+
+  /** Verifies `token` and connects the session to the core; `viaFrame`: it came as the first frame. */
+  const authenticate = (s: Session, token: string, viaFrame: boolean): void => {
+    const { ws, req } = s
     const authenticated = verify(token).then(
       (verified) => {
         if (ws.readyState !== WebSocket.OPEN) return
@@ -315,7 +362,12 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
           closeSession(s, CloseCode.limitExceeded, 'too many connections for this identity', 'connections_per_identity')
           return
         }
+        if (s.authTimer) clearTimeout(s.authTimer)
+        s.authTimer = null
         armExpiry(s, verified)
+        // A client that sent its token in a frame reads control frames: tell it the relay's limits
+        // before anything else.
+        if (viaFrame) ws.send(encodeHello(limits.maxFrameBytes))
         // Frames sent in one run of the event loop's microtasks leave together, a few dozen per
         // write (one syscall), not one write each: a client joining many documents gets two
         // answers per document. (Not all at once: the client starts on the first ones meanwhile.)
@@ -350,6 +402,11 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
             ws.send(data.subarray(decoder.pos))
           },
           close: (code, reason) => closeSession(s, code, reason),
+          // A client that sent its token in a frame reads `refused` frames: a refused update or a
+          // document over the limit is refused alone. Others (stock y-websocket clients, older
+          // colloquy clients with the token in the URL) would not see one: their socket is closed
+          // (4422, 4429) as before.
+          refusalFrames: viaFrame,
         })
         logger.info('connection_open', {
           identity: verified.identity,
@@ -449,6 +506,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       clearInterval(heartbeat)
       for (const s of sessions) {
         if (s.expiryTimer) clearTimeout(s.expiryTimer)
+        if (s.authTimer) clearTimeout(s.authTimer)
         s.ws.close(CloseCode.goingAway, 'relay shutting down')
       }
       await core.close()

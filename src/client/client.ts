@@ -24,7 +24,8 @@ import {
 import type { StorageAdapter } from '../storage/adapter.ts'
 import { MemoryStorage } from '../storage/memory.ts'
 import { DocPersistence } from '../storage/persistence.ts'
-import { encodeRefreshToken } from '../sync/protocol.ts'
+import { encodeToken } from '../sync/protocol.ts'
+import { rankByRecords } from '../sync/split.ts'
 import { type BackoffOptions, type ConnectionState, SyncClient } from '../sync/sync-client.ts'
 import { readClaims, TokenManager, type TokenSource } from '../sync/token.ts'
 import { CloseCode, type Transport } from '../sync/transport.ts'
@@ -76,7 +77,7 @@ export interface ClientOptions {
   typingTimeout?: number
   /** Clock, for tests. Default `Date.now`. */
   now?: () => number
-  /** Reconnect backoff (base 250 ms doubling to 10 s, full jitter). */
+  /** Reconnect backoff (base 250 ms doubling to 10 s, jittered; a connection counts as a success once open `stableMs`, 5 s). */
   backoff?: Partial<BackoffOptions>
   /**
    * Timers and randomness (ids, Yjs clientIDs). For deterministic simulations only
@@ -110,7 +111,7 @@ const CLIENT_OPTIONS: OptionKeys<ClientOptions> = {
   backoff: true,
   runtime: true,
 }
-const BACKOFF_OPTIONS: OptionKeys<BackoffOptions> = { baseMs: true, maxMs: true, random: true }
+const BACKOFF_OPTIONS: OptionKeys<BackoffOptions> = { baseMs: true, maxMs: true, random: true, stableMs: true }
 const RUNTIME_OPTIONS: OptionKeys<Runtime> = { scheduler: true, random: true }
 const CREATE_CONVERSATION_OPTIONS: OptionKeys<CreateConversationOptions> = {
   friendlyName: true,
@@ -268,6 +269,14 @@ export class Client extends Emitter<ClientEvents> {
       this.#sync.on('docDenied', (name, reason) => this.#denied(name, reason))
       this.#sync.on('closedByRelay', (code, reason) => this.#closedByRelay(code, reason))
       this.#sync.on('updateRejected', (name, reason) => this.#updateRejected(name, reason))
+      this.#sync.on('documentSetAside', (name, error) => this.#setAside(name, error))
+      this.#sync.on('documentLimited', (name, reason) => {
+        const error = new ColloquyError(
+          'LIMIT_EXCEEDED',
+          `the relay did not sync ${name} on this connection: ${reason}`,
+        )
+        this.emit('error', Object.assign(error, { document: name }))
+      })
     }
   }
 
@@ -322,7 +331,7 @@ export class Client extends Emitter<ClientEvents> {
       tokens = new TokenManager(firstToken, options.token!, {
         aboutToExpire: () => client?.emit('tokenAboutToExpire'),
         expired: () => client?.emit('tokenExpired'),
-        refreshed: (token) => client?._sendControl(encodeRefreshToken(token)),
+        refreshed: (token) => client?._sendControl(encodeToken(token)),
         error: (error) => client?.emit('error', error),
       })
       const manager = tokens
@@ -356,6 +365,12 @@ export class Client extends Emitter<ClientEvents> {
       const sid = name.slice('conv/'.length)
       if (!sids.has(sid) && (await holdsUnsentOf(storage, name, identity))) sids.add(sid)
     }
+    // My inbox and profile go first: a relay limits the documents on one connection and refuses
+    // those beyond it, so these must never be the ones left over (say, after an inbox flood).
+    if (client.#sync) {
+      client.#sync.add(docNames.inbox(identity), inbox, null)
+      client.#sync.add(docNames.user(identity), me, client.user._awareness)
+    }
     await Promise.all([...sids].map((sid) => client.#open(sid)))
     client.#inboxList().observe((event) => {
       for (const [sid, change] of event.changes.keys) {
@@ -365,11 +380,7 @@ export class Client extends Emitter<ClientEvents> {
     for (const sid of client.#unsentList().keys()) {
       void client.#resendUnsent(sid, 'refused before a restart').catch((e) => client.emit('error', e))
     }
-    if (client.#sync) {
-      client.#sync.add(docNames.inbox(identity), inbox, null)
-      client.#sync.add(docNames.user(identity), me, client.user._awareness)
-      client.#sync.start()
-    }
+    client.#sync?.start()
     return client
   }
 
@@ -672,15 +683,25 @@ export class Client extends Emitter<ClientEvents> {
     void (async () => {
       // Set my unsent messages aside durably before the refused copy is dropped: re-sent after the
       // resync (even after a restart), or reported when the relay denies the conversation.
-      if (retries <= 3) {
+      // The third refusal in a row resyncs without them: a fourth would set the document aside.
+      if (retries < 3) {
         const kept = this.#unsentList().get(sid)
         Y.transact(this.#local, () => this.#unsentList().set(sid, kept ? mergeCarry(kept, carry) : carry), LOCAL_ORIGIN)
         await this.#persist(this.#local)
       }
       await this.#forget(sid, true, false)
       await this.#open(sid)
-      await this.#resendUnsent(sid, reason, retries > 3 ? carry.messages.map((m) => m.id) : [])
+      await this.#resendUnsent(sid, reason, retries >= 3 ? carry.messages.map((m) => m.id) : [])
     })().catch((e) => this.emit('error', e))
+  }
+
+  /**
+   * The sync layer stopped syncing `name` (refused too often, or holding a change no frame can
+   * carry): its local copy stays as it is, unsynced until the client is created again.
+   */
+  #setAside(name: string, error: ColloquyError): void {
+    const sid = name.startsWith('conv/') ? name.slice('conv/'.length) : undefined
+    this.emit('error', Object.assign(error, { document: name, setAside: true, conversationSid: sid }))
   }
 
   #unsentList(): Y.Map<CarryOver> {
@@ -811,7 +832,11 @@ export class Client extends Emitter<ClientEvents> {
     }
     this.#conversations.set(sid, tracked)
     this.#uniqueNames = null
-    this.#sync?.add(docNames.conversation(sid), doc, conversation._awareness)
+    // A backlog split over several frames goes out oldest session first (a restart while offline
+    // leaves one device with two clientIDs), so that it is sequenced in the order it was written.
+    this.#sync?.add(docNames.conversation(sid), doc, conversation._awareness, () =>
+      rankByRecords(conversation._doc.messages, (m) => m.createdAt),
+    )
     this.#visibilityChanged(conversation)
     return tracked
   }

@@ -2,11 +2,19 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
-import type * as Y from 'yjs'
+import * as Y from 'yjs'
 import { addDeletes, type DeleteRanges, DocUpdates, encodeUpdateSince } from '../doc-updates.ts'
 import { REMOTE_ORIGIN } from '../origins.ts'
 import { nextTask } from '../runtime.ts'
-import { encodeAwarenessFrame, encodeUpdateFrame, MessageType, startFrame } from './protocol.ts'
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeAwarenessFrame,
+  encodeUpdateFrame,
+  MessageType,
+  startFrame,
+  updateFrameOverhead,
+} from './protocol.ts'
+import { splitUpdate, UpdateTooLargeError } from './split.ts'
 
 /** How many bytes of held local updates go out without waiting for the end of the task. */
 const HELD_MAX_BYTES = 64 * 1024
@@ -15,6 +23,12 @@ const HELD_MAX_BYTES = 64 * 1024
 export interface ChannelEvents {
   synced(): void
   denied(reason: string): void
+  /** The largest frame the relay accepts now (default: `DEFAULT_MAX_FRAME_BYTES`). */
+  frameLimit?(): number
+  /** A change too large for any frame: it cannot be sent (the owner sets the document aside). */
+  tooLarge?(error: UpdateTooLargeError): void
+  /** The order of this document's writers when an update is split (see `splitUpdate`). */
+  clientRank?(): (client: number) => number
 }
 
 /**
@@ -80,8 +94,34 @@ export class DocChannel {
     awareness?.on('update', this.#onAwareness)
   }
 
-  #sendUpdate(update: Uint8Array): void {
-    this.#send?.(encodeUpdateFrame(this.name, update))
+  /**
+   * Sends `update` in frames the relay accepts: split, in an order in which each part applies on
+   * its own, when it is larger than a frame (an offline backlog, a large restore). `asStep2`: the
+   * first part answers the relay's step 1.
+   */
+  #sendUpdate(update: Uint8Array, asStep2 = false): void {
+    const send = this.#send
+    if (!send) return
+    let parts: Uint8Array[]
+    try {
+      const limit = this.#events.frameLimit?.() ?? DEFAULT_MAX_FRAME_BYTES
+      const max = limit - updateFrameOverhead(this.name)
+      parts = splitUpdate(update, max, update.byteLength > max ? this.#events.clientRank?.() : undefined)
+    } catch (error) {
+      if (!(error instanceof UpdateTooLargeError) || !this.#events.tooLarge) throw error
+      this.#events.tooLarge(error)
+      return
+    }
+    parts.forEach((part, i) => {
+      if (i > 0 || !asStep2) {
+        send(encodeUpdateFrame(this.name, part))
+        return
+      }
+      const encoder = startFrame(this.name, MessageType.sync)
+      encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2)
+      encoding.writeVarUint8Array(encoder, part)
+      send(encoding.toUint8Array(encoder))
+    })
   }
 
   /**
@@ -140,10 +180,10 @@ export class DocChannel {
       case MessageType.sync: {
         const kind = decoding.readVarUint(decoder)
         if (kind === syncProtocol.messageYjsSyncStep1) {
-          // Only a step 1 gets an answer: the step 2 with what the relay lacks.
-          const encoder = startFrame(this.name, MessageType.sync)
-          syncProtocol.readSyncStep1(decoder, encoder, this.doc)
-          this.#send?.(encoding.toUint8Array(encoder))
+          // Only a step 1 gets an answer: the step 2 with what the relay lacks (in several frames
+          // when it is larger than one).
+          const stateVector = decoding.readVarUint8Array(decoder)
+          this.#sendUpdate(Y.encodeStateAsUpdate(this.doc, stateVector), true)
         } else if (kind === syncProtocol.messageYjsSyncStep2 || kind === syncProtocol.messageYjsUpdate) {
           // Applied through the hub, so the local store keeps these bytes instead of Yjs
           // encoding them again.

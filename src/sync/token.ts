@@ -35,6 +35,9 @@ export const readClaims = (token: string): TokenClaims => {
   return { identity: payload.sub, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null }
 }
 
+/** The least time between two refreshes of a token before it expires. */
+const MIN_REFRESH_MS = 1000
+
 /** What the token manager reports. */
 export interface TokenEvents {
   aboutToExpire(): void
@@ -115,15 +118,20 @@ export class TokenManager {
     if (expiresAt === null) return
     const now = Date.now()
     const left = expiresAt - now
-    const lead = Math.min(60_000, Math.max(0, left) / 10)
     const clamp = (ms: number): number => Math.min(Math.max(0, ms), 2 ** 31 - 1)
+    this.#expiryTimer = setTimeout(() => this.#events.expired(), clamp(left))
+    // A token that is already expired (a source handing out stale tokens, a clock far off) is not
+    // refreshed again at once: that would call the source in a loop. The relay refuses it (4403)
+    // and the client fetches the next one with its reconnect backoff.
+    if (left <= 0) return
+    const lead = Math.min(60_000, left / 10)
     this.#soonTimer = setTimeout(
       () => {
         this.#events.aboutToExpire()
         void this.refresh()
       },
-      clamp(left - lead),
+      // Never more often than once a second, however short-lived the tokens.
+      clamp(Math.max(left - lead, MIN_REFRESH_MS)),
     )
-    this.#expiryTimer = setTimeout(() => this.#events.expired(), clamp(left))
   }
 }

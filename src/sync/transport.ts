@@ -34,9 +34,12 @@ export const CloseCode = {
   unauthorized: 4401,
   /** Token expired. The client refreshes it and reconnects. */
   tokenExpired: 4403,
-  /** An update was refused (validation). The client drops it and resyncs. */
+  /**
+   * An update was refused (validation), on a connection that cannot read `refused` frames (its
+   * token came in the URL: stock clients, older ones). The client drops it and resyncs.
+   */
   updateRejected: 4422,
-  /** A limit was exceeded (frame size, rate, documents). */
+  /** A limit was exceeded (rate, data before authentication, connections; documents, as for 4422). */
   limitExceeded: 4429,
   /** Protocol violation (malformed frame). */
   protocolError: 4400,

@@ -1,3 +1,4 @@
+import { encodeToken } from './protocol.ts'
 import type { Transport, TransportEvents, TransportSocket } from './transport.ts'
 
 /** The subset of the WebSocket API the transport uses (browsers, Node 22+, or the `ws` package). */
@@ -27,7 +28,9 @@ export interface WebSocketTransportOptions {
 
 /**
  * One WebSocket to the relay carrying every document (multiplexed frames). The token goes in the
- * URL's query (browsers cannot set headers on WebSockets): always use `wss://` in production.
+ * socket's first frame, never in the URL: browsers print the URL of a WebSocket that fails to
+ * connect to the console (where error trackers collect it), and proxies log request lines.
+ * Always use `wss://` in production.
  */
 export const createWebSocketTransport = (options: WebSocketTransportOptions): Transport => {
   const Impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
@@ -49,11 +52,15 @@ export const createWebSocketTransport = (options: WebSocketTransportOptions): Tr
     connect(events: TransportEvents): TransportSocket {
       const url = new URL(options.url)
       if (url.pathname === '') url.pathname = '/'
-      url.searchParams.set('token', options.token())
       const ws = new Impl(url.toString())
       ws.binaryType = 'arraybuffer'
       let closed = false
-      ws.onopen = () => events.onOpen()
+      ws.onopen = () => {
+        // Authentication first: the relay reads the first frame of a connection without a token
+        // as its token, and answers with `hello` once it is verified.
+        ws.send(encodeToken(options.token()))
+        events.onOpen()
+      }
       ws.onmessage = (event) => {
         const { data } = event
         if (data instanceof ArrayBuffer) events.onMessage(new Uint8Array(data))

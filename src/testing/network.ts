@@ -110,6 +110,8 @@ export class LinkSocket implements TransportSocket {
         if (!this.#closed) this.#net._enqueue(this, { toRelay: false, data })
       },
       close: (code, reason) => this._drop(code, reason),
+      // colloquy's client reads refusal frames, as over the relay's multiplexed endpoint.
+      refusalFrames: true,
     })
     this.#events.onOpen()
   }

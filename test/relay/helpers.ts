@@ -13,7 +13,7 @@ import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import { createRelay, type Relay, type RelayOptions, signToken } from '../../relay/index.ts'
 import { Client, type ClientOptions, type Conversation, type Message } from '../../src/index.ts'
-import { MessageType, readFrame, startFrame } from '../../src/sync/protocol.ts'
+import { encodeToken, MessageType, readFrame, startFrame } from '../../src/sync/protocol.ts'
 import { Cleanups } from '../support/cleanup.ts'
 import { TcpProxy } from '../support/tcp-proxy.ts'
 import { type Listenable, waitFor, waitUntil } from '../support/wait.ts'
@@ -95,10 +95,11 @@ export class RelayProcess {
   #stderr = ''
   #exited: Promise<void>
 
-  constructor(options: { port: number; db: string; secret?: string; env?: NodeJS.ProcessEnv }) {
+  /** `script`: another entry point taking the CLI's `--port`, `--db` and `--secret` (default: the CLI). */
+  constructor(options: { port: number; db: string; secret?: string; env?: NodeJS.ProcessEnv; script?: string }) {
     this.child = spawn(
       process.execPath,
-      [CLI, '--port', String(options.port), '--db', options.db, '--secret', options.secret ?? SECRET],
+      [options.script ?? CLI, '--port', String(options.port), '--db', options.db, '--secret', options.secret ?? SECRET],
       { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env },
     )
     this.#exited = new Promise((resolve) => this.child.once('exit', () => resolve()))
@@ -246,7 +247,7 @@ export class Harness extends Cleanups {
     return proxy
   }
 
-  relayProcess(options: { port: number; db: string; env?: NodeJS.ProcessEnv }): RelayProcess {
+  relayProcess(options: { port: number; db: string; env?: NodeJS.ProcessEnv; script?: string }): RelayProcess {
     const p = new RelayProcess(options)
     this.defer(() => p.kill('SIGKILL'))
     return p
@@ -263,6 +264,20 @@ export class Harness extends Cleanups {
 export const authenticatedRaw = async (harness: Harness, relay: Relay, identity: string): Promise<RawSocket> => {
   const raw = harness.raw(`${relay.url}/?token=${await tokenFor(identity)}`)
   await raw.opened
+  raw.send(syncStep1Frame(`user/${identity}`))
+  await raw.next((f) => frameInfo(f)?.docName === `user/${identity}`)
+  return raw
+}
+
+/**
+ * A raw multiplexed socket for `identity` that authenticates as colloquy's client does, with a token
+ * frame first (so the relay answers with `hello` and refuses documents with `refused` frames):
+ * resolves once the relay answered a step 1.
+ */
+export const frameAuthedRaw = async (harness: Harness, relay: Relay, identity: string): Promise<RawSocket> => {
+  const raw = harness.raw(`${relay.url}/`)
+  await raw.opened
+  raw.send(encodeToken(await tokenFor(identity)))
   raw.send(syncStep1Frame(`user/${identity}`))
   await raw.next((f) => frameInfo(f)?.docName === `user/${identity}`)
   return raw

@@ -4,21 +4,31 @@
  */
 import { randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
+import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Relay } from '../../relay/index.ts'
-import { MessageType, startFrame } from '../../src/sync/protocol.ts'
+import { encodeToken, MessageType, RefusalCode, startFrame } from '../../src/sync/protocol.ts'
 import { CloseCode } from '../../src/sync/transport.ts'
 import {
   assertRelayWorks,
   authenticatedRaw,
   deadline,
+  frameAuthedRaw,
   frameInfo,
   Harness,
   syncStep1Frame,
   tokenFor,
   waitUntil,
 } from './helpers.ts'
+
+/** A `refused` frame's fields, or null for another frame. */
+const refusalOf = (frame: Uint8Array): { docName: string; code: number; reason: string } | null => {
+  const decoder = decoding.createDecoder(frame)
+  const docName = decoding.readVarString(decoder)
+  if (decoding.readVarUint(decoder) !== MessageType.refused) return null
+  return { docName, code: decoding.readVarUint(decoder), reason: decoding.readVarString(decoder) }
+}
 
 /** A masked client→server WebSocket frame (RFC 6455 §5.2). */
 const clientFrame = (payload: Uint8Array, opcode = 0x2): Buffer => {
@@ -48,7 +58,8 @@ const clientFrame = (payload: Uint8Array, opcode = 0x2): Buffer => {
  */
 const pipelined = (
   relay: Relay,
-  token: string,
+  /** In the query; null: none (the first of `frames` carries it, as colloquy's client sends it). */
+  token: string | null,
   frames: Uint8Array[],
 ): Promise<{ code: number; reason: string } | null> =>
   new Promise((resolve, reject) => {
@@ -65,7 +76,7 @@ const pipelined = (
     socket.on('close', () => done(null))
     socket.on('connect', () => {
       const request =
-        `GET /?token=${encodeURIComponent(token)} HTTP/1.1\r\nHost: 127.0.0.1:${relay.port}\r\n` +
+        `GET /${token === null ? '' : `?token=${encodeURIComponent(token)}`} HTTP/1.1\r\nHost: 127.0.0.1:${relay.port}\r\n` +
         `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n` +
         `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n\r\n`
       socket.write(Buffer.concat([Buffer.from(request), ...frames.map((f) => clientFrame(f))]))
@@ -142,6 +153,15 @@ describe('relay: limits', () => {
     await assertRelayWorks(h, relay, 'preauth-bytes')
   })
 
+  it('after a token frame, more frames than maxPreAuthFrames before it is verified is closed with 4429', async () => {
+    const relay = await h.relay()
+    const frames = [encodeToken(await tokenFor('mallory'))]
+    for (let i = 0; i < 17; i++) frames.push(queryAwareness(`user/u${i}`))
+    const closed = await deadline(pipelined(relay, null, frames), 5_000, 'close')
+    expect(closed).toEqual({ code: CloseCode.limitExceeded, reason: 'too much data before authentication' })
+    expect(relay.metrics.rejections.get('pre_auth')).toBe(1)
+  })
+
   it('frames pipelined before authentication, within the limits, are served after it', async () => {
     const relay = await h.relay({ limits: { maxPreAuthFrames: 4 } })
     // No close comes, and the queued step 1s load their documents (plus mallory's own user document).
@@ -152,7 +172,7 @@ describe('relay: limits', () => {
     expect(await deadline(socket, 5_000, 'close')).toMatchObject({ code: CloseCode.goingAway })
   })
 
-  it('more documents per connection than allowed is closed with 4429', async () => {
+  it('more documents per connection than allowed closes a client with its token in the URL with 4429', async () => {
     const relay = await h.relay({ limits: { maxDocumentsPerConnection: 8 } })
     const raw = await authenticatedRaw(h, relay, 'mallory') // 1 document
     for (let i = 1; i < 8; i++) raw.send(syncStep1Frame(`user/u${i}`))
@@ -165,6 +185,38 @@ describe('relay: limits', () => {
     const closed = await deadline(raw.closed, 5_000, 'close')
     expect(closed).toEqual({ code: CloseCode.limitExceeded, reason: 'too many documents on one connection' })
     expect(relay.metrics.rejections.get('documents_per_connection')).toBe(1)
+    await assertRelayWorks(h, relay, 'docs')
+  })
+
+  it('a document beyond the documents per connection is refused alone (client with a token frame); the connection goes on', async () => {
+    const relay = await h.relay({ limits: { maxDocumentsPerConnection: 8 } })
+    const raw = await frameAuthedRaw(h, relay, 'mallory') // 1 document
+    for (let i = 1; i < 8; i++) raw.send(syncStep1Frame(`user/u${i}`))
+    await waitUntil(
+      () => raw.frames.filter((f) => frameInfo(f)?.docName === 'user/u7').length > 0,
+      'eight documents open',
+    )
+    raw.send(syncStep1Frame('user/one-too-many'))
+    await waitUntil(() => raw.frames.some((f) => refusalOf(f)?.docName === 'user/one-too-many'), 'a refusal')
+    const refusal = raw.frames.map(refusalOf).find((r) => r?.docName === 'user/one-too-many')
+    expect(refusal).toEqual({
+      docName: 'user/one-too-many',
+      code: RefusalCode.limit,
+      reason: 'too many documents on one connection',
+    })
+    expect(relay.metrics.rejections.get('documents_per_connection')).toBe(1)
+    // Nothing else for it: the relay did not subscribe the connection to it.
+    expect(raw.frames.filter((f) => frameInfo(f)?.docName === 'user/one-too-many')).toHaveLength(1)
+    expect(raw.ws.readyState).toBe(raw.ws.OPEN)
+    // The connection still serves its documents: one unsubscribed makes room for another.
+    const before = raw.frames.length
+    raw.send(encoding.toUint8Array(startFrame('user/u7', MessageType.unsubscribe)))
+    raw.send(syncStep1Frame('user/one-too-many'))
+    await waitUntil(
+      () => raw.frames.slice(before).some((f) => frameInfo(f)?.docName === 'user/one-too-many'),
+      'the document is served once there is room',
+    )
+    expect(raw.frames.slice(before).map(refusalOf).filter(Boolean)).toEqual([])
     await assertRelayWorks(h, relay, 'docs')
   })
 
