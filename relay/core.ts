@@ -6,7 +6,7 @@ import * as Y from 'yjs'
 import { addDeletes, type DeleteRanges, encodeUpdateSince, type Transaction } from '../src/doc-updates.ts'
 import { invalidArgument } from '../src/errors.ts'
 import { unrefTimer } from '../src/runtime.ts'
-import { ConversationDocument } from '../src/schema/layout.ts'
+import { ConversationDocument, parseDocName, type SyncedDocKind } from '../src/schema/layout.ts'
 import { Sequencer } from '../src/schema/sequencer.ts'
 import { checkDuration, checkOneOf } from '../src/schema/validate.ts'
 import type { StorageAdapter } from '../src/storage/adapter.ts'
@@ -20,6 +20,7 @@ import {
   startFrame,
 } from '../src/sync/protocol.ts'
 import { CloseCode } from '../src/sync/transport.ts'
+import { AwarenessClaims, decideAwareness, forgetClient } from './awareness.ts'
 import {
   type InboxLastMessage,
   inboxEntryFor,
@@ -67,6 +68,26 @@ class SealedSet<T> extends Set<T> {
 }
 const SEALED_MAP = new SealedMap<never, never>()
 const SEALED_SET = new SealedSet<never>()
+
+/** What an absent document holds: nothing. */
+const NOTHING_STORED: SleepingState = { sv: new Map(), deletes: null }
+
+/** The answer to a first sync of a document nothing is stored for: an empty update, then "send me everything". */
+const absentStep2 = (name: string): Uint8Array => {
+  const encoder = startFrame(name, MessageType.sync)
+  encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2)
+  encoding.writeVarUint8Array(encoder, EMPTY_UPDATE)
+  return encoding.toUint8Array(encoder)
+}
+const absentStep1 = (name: string): Uint8Array => {
+  const encoder = startFrame(name, MessageType.sync)
+  encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep1)
+  encoding.writeVarUint8Array(encoder, EMPTY_STATE_VECTOR)
+  return encoding.toUint8Array(encoder)
+}
+/** A Yjs v1 update with no structs and no deletions, and the state vector of an empty document. */
+const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc({ gc: true, guid: 'colloquy-empty' }))
+const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc({ gc: true, guid: 'colloquy-empty' }))
 
 /** WebSocket close reasons are limited to 123 bytes. */
 const shortReason = (text: string): string => (text.length > 120 ? `${text.slice(0, 117)}...` : text)
@@ -124,6 +145,11 @@ export interface RelayCoreOptions {
   onError?: (error: unknown) => void
   /** Documents one connection may sync at once; beyond it the connection is closed with 4429. Default 5,000. */
   maxDocumentsPerConnection?: number
+  /**
+   * Distinct documents one identity may sync at once across all its connections (default 10,000);
+   * beyond it the connection asking for one more is closed with 4429.
+   */
+  maxDocumentsPerIdentity?: number
   /** Counters for `/metrics`. */
   metrics?: RelayMetrics
   /**
@@ -133,7 +159,7 @@ export interface RelayCoreOptions {
   validate?: boolean
 }
 
-type DocKind = 'conv' | 'inbox' | 'user'
+type DocKind = SyncedDocKind
 
 interface LoadedDoc {
   name: string
@@ -161,10 +187,15 @@ interface LoadedDoc {
   pendingAuthors: Map<number, CoreConnection | typeof MIXED>
   /** Members this update removed: they still get the update that removes them, then nothing. */
   leavers: Set<string>
-  /** Which connection publishes awareness under which clientID. */
-  awarenessOwners: Map<number, CoreConnection>
-  /** Which identity published awareness under which clientID, kept while loaded (reconnects included). */
-  awarenessIdentities: Map<number, string>
+  /** Which connection publishes awareness under which clientID, and which identity did before. */
+  claims: AwarenessClaims<CoreConnection>
+  /**
+   * Nothing is stored for it and no Y.Doc was built: a name someone asked for that does not exist
+   * (yet). Only its subscribers are kept; the first frame that would change it (a creation) loads it.
+   */
+  absent: boolean
+  /** While an absent document's Y.Doc is being built. */
+  materialising: Promise<LoadedDoc> | null
   idleTimer: ReturnType<typeof setTimeout> | null
   /**
    * Asleep: subscribed, but its Y.Doc was let go; the next frame that needs it loads it again (an
@@ -183,15 +214,6 @@ interface LoadedDoc {
   compactTimer: ReturnType<typeof setTimeout> | null
   inboxDirty: boolean
   inboxTimer: ReturnType<typeof setTimeout> | null
-}
-
-const kindOf = (name: string): { kind: DocKind; key: string } | null => {
-  const slash = name.indexOf('/')
-  if (slash <= 0 || slash === name.length - 1) return null
-  const prefix = name.slice(0, slash)
-  const key = name.slice(slash + 1)
-  if (prefix === 'conv' || prefix === 'inbox' || prefix === 'user') return { kind: prefix, key }
-  return null
 }
 
 /**
@@ -220,6 +242,11 @@ export class RelayCore {
   readonly #connections = new Set<CoreConnection>()
   readonly #online = new Map<string, number>()
   readonly #maxDocs: number
+  readonly #maxDocsPerIdentity: number
+  /** Per identity, the documents its connections are subscribed to (how many of them, per document). */
+  readonly #identityDocs = new Map<string, Map<LoadedDoc, number>>()
+  /** Absent documents (see `LoadedDoc.absent`), by name. */
+  readonly #absent = new Map<string, LoadedDoc>()
   readonly metrics: RelayMetrics | null
   /** @internal */
   readonly _validate: boolean
@@ -248,6 +275,7 @@ export class RelayCore {
     this.#inboxIntervalMs = checkDuration(options.inboxIntervalMs, 1000, 'inboxIntervalMs')
     this.#onError = options.onError ?? (() => {})
     this.#maxDocs = options.maxDocumentsPerConnection ?? 5000
+    this.#maxDocsPerIdentity = options.maxDocumentsPerIdentity ?? 10_000
     this.metrics = options.metrics ?? null
     this._validate = options.validate ?? true
   }
@@ -301,12 +329,15 @@ export class RelayCore {
 
   /** Number of documents in memory. */
   get loadedDocuments(): number {
-    return this.#docs.size - this.#asleep.size
+    return this.#docs.size - this.#asleep.size - this.#absent.size
   }
 
-  /** Number of documents someone is subscribed to that are asleep (not in memory). */
+  /**
+   * Number of documents someone is subscribed to that are not in memory: asleep, or absent (names
+   * of conversations that do not exist, or of users with nothing stored, that someone asked for).
+   */
   get sleepingDocuments(): number {
-    return this.#asleep.size
+    return this.#asleep.size + this.#absent.size
   }
 
   /**
@@ -357,6 +388,8 @@ export class RelayCore {
     for (const p of [...this.#docs.values()]) this.#destroyDoc(await p)
     this.#docs.clear()
     this.#asleep.clear()
+    this.#absent.clear()
+    this.#identityDocs.clear()
     this.#dirty.clear()
   }
 
@@ -376,8 +409,39 @@ export class RelayCore {
     return this.#maxDocs
   }
 
+  /**
+   * @internal Why `conn` may not subscribe to `d` now (the per-connection or per-identity
+   * document limit), or null. A document its identity already syncs on another connection counts
+   * once.
+   */
+  _documentLimit(conn: CoreConnection, d: LoadedDoc): { metric: string; reason: string } | null {
+    if (conn.docs.size >= this.#maxDocs) {
+      return { metric: 'documents_per_connection', reason: 'too many documents on one connection' }
+    }
+    const held = this.#identityDocs.get(conn.identity)
+    if (held && held.size >= this.#maxDocsPerIdentity && !held.has(d)) {
+      return { metric: 'documents_per_identity', reason: 'too many documents for this identity' }
+    }
+    return null
+  }
+
+  /** Distinct documents the connections of `identity` are subscribed to. */
+  documentsOf(identity: string): number {
+    return this.#identityDocs.get(identity)?.size ?? 0
+  }
+
   /** @internal Loads (or returns the loaded) document `name`, or null for a name no one may use. */
   _load(name: string): Promise<LoadedDoc> | null {
+    const p = this._open(name, false)
+    if (!p) return null
+    return p.then((d) => (d.absent ? this.#materialise(d) : d))
+  }
+
+  /**
+   * @internal Like `_load`, but a name nothing is stored for comes back absent (see
+   * `LoadedDoc.absent`), without a Y.Doc: answering it costs a record, not a document.
+   */
+  _open(name: string, absentOk = true): Promise<LoadedDoc> | null {
     const cached = this.#docs.get(name)
     if (cached) {
       const sleeper = this.#asleep.get(name)
@@ -393,12 +457,50 @@ export class RelayCore {
       })
       return woken
     }
-    const parsed = kindOf(name)
+    const parsed = parseDocName(name)
     if (!parsed || this.#closed) return null
-    const p = this.#loadFresh(name, parsed.kind, parsed.key)
+    const p = this.#loadFresh(name, parsed.kind, parsed.key, absentOk)
     this.#docs.set(name, p)
     p.catch(() => this.#docs.delete(name))
     return p
+  }
+
+  /** Builds the Y.Doc of an absent document (into the same record: its subscribers stay). */
+  #materialise(d: LoadedDoc): Promise<LoadedDoc> {
+    d.materialising ??= (async () => {
+      try {
+        const updates = await this.#storage.load(d.name)
+        if (d.absent) {
+          this.#attach(d, updates)
+          d.absent = false
+          this.#absent.delete(d.name)
+          this.#touch(d)
+        }
+        return d
+      } finally {
+        d.materialising = null
+      }
+    })()
+    return d.materialising
+  }
+
+  /** Lets go of a loaded document's Y.Doc when nothing is stored for it: it becomes absent. */
+  #makeAbsent(d: LoadedDoc): void {
+    if (d.sleepTimer) clearTimeout(d.sleepTimer)
+    d.sleepTimer = null
+    this.#release(d)
+    d.absent = true
+    this.#absent.set(d.name, d)
+    if (d.subscribers.size === 0) this.#forgetAbsent(d)
+  }
+
+  /** Drops an absent document nobody is subscribed to: there is nothing to keep of it. */
+  #forgetAbsent(d: LoadedDoc): void {
+    if (!d.absent || d.subscribers.size > 0 || d.materialising || this.#absent.get(d.name) !== d) return
+    this.#absent.delete(d.name)
+    this.#docs.delete(d.name)
+    if (d.idleTimer) clearTimeout(d.idleTimer)
+    d.idleTimer = null
   }
 
   /** @internal Whether `identity` may read `d` now. */
@@ -410,6 +512,8 @@ export class RelayCore {
         return true
       case 'conv': {
         const conv = d.conv
+        // Absent: it does not exist, anyone may ask (and gets nothing).
+        if (d.absent) return true
         // Asleep (never the case where this is asked, but safe): members as of when it slept.
         if (conv === null) return d.members.has(identity)
         if (!conv.exists) return true
@@ -431,6 +535,12 @@ export class RelayCore {
     if (d.subscribers.has(conn)) return
     d.subscribers.set(conn, new Set())
     conn.docs.add(d)
+    let held = this.#identityDocs.get(conn.identity)
+    if (!held) {
+      held = new Map()
+      this.#identityDocs.set(conn.identity, held)
+    }
+    held.set(d, (held.get(d) ?? 0) + 1)
     if (d.idleTimer) clearTimeout(d.idleTimer)
     d.idleTimer = null
   }
@@ -441,14 +551,28 @@ export class RelayCore {
     if (!clients) return
     d.subscribers.delete(conn)
     conn.docs.delete(d)
-    if (d.awareness && clients.size > 0) {
-      for (const id of clients) d.awarenessOwners.delete(id)
-      awarenessProtocol.removeAwarenessStates(d.awareness, [...clients], conn)
+    const held = this.#identityDocs.get(conn.identity)
+    const n = held?.get(d) ?? 0
+    if (n > 1) held!.set(d, n - 1)
+    else if (held) {
+      held.delete(d)
+      if (held.size === 0) this.#identityDocs.delete(conn.identity)
     }
-    if (d.subscribers.size === 0) this.#scheduleUnload(d)
+    // Its states go with it, and everyone else is told they are gone.
+    for (const id of clients) d.claims.release(conn, id)
+    if (d.awareness && clients.size > 0) awarenessProtocol.removeAwarenessStates(d.awareness, [...clients], conn)
+    if (d.subscribers.size === 0) this._letGo(d)
+  }
+
+  /** @internal Called once nobody is subscribed to `d`: unloads it in a while, or forgets it now if absent. */
+  _letGo(d: LoadedDoc): void {
+    if (d.subscribers.size > 0) return
+    if (d.absent) this.#forgetAbsent(d)
+    else this.#scheduleUnload(d)
   }
 
   #scheduleUnload(d: LoadedDoc): void {
+    if (d.absent) return this.#forgetAbsent(d)
     if (d.idleTimer || this.#closed || (d.kind === 'user' && this.connectionsOf(d.key) > 0)) return
     d.idleTimer = setTimeout(() => {
       d.idleTimer = null
@@ -533,14 +657,16 @@ export class RelayCore {
         .catch(this.#onError)
       return
     }
-    d.asleep = true
-    d.slept = sleepingStateOf(d.doc)
     // Asleep, nothing writes these (waking makes new ones): a sleeping record stays small.
     d.pendingDeletes = SEALED_MAP
     d.pendingOrigins = SEALED_SET
     d.pendingAuthors = SEALED_MAP
     d.kicks = SEALED_SET
     d.leavers = SEALED_SET
+    // Nothing stored (a conversation not created, a user with no profile): absent, not asleep.
+    if (d.doc.store.clients.size === 0) return this.#makeAbsent(d)
+    d.asleep = true
+    d.slept = sleepingStateOf(d.doc)
     this.#asleep.set(d.name, d)
     this.#release(d)
   }
@@ -551,8 +677,8 @@ export class RelayCore {
    * conversations leaves a thousand sleeping records, not a thousand Y.Docs.
    */
   _answered(d: LoadedDoc): void {
-    // Not one that does not exist yet: asleep, only its members may read it, and it has none.
-    if (d.kind !== 'conv' || !d.quiet || d.asleep || this.#sleepAfterMs <= 0 || !d.conv?.exists) return
+    // One that does not exist yet goes back to being absent (`#sleep` tells).
+    if (d.kind !== 'conv' || !d.quiet || d.asleep || d.absent || this.#sleepAfterMs <= 0) return
     this.#sleep(d, true)
   }
 
@@ -591,7 +717,7 @@ export class RelayCore {
     return d
   }
 
-  async #loadFresh(name: string, kind: DocKind, key: string): Promise<LoadedDoc> {
+  async #loadFresh(name: string, kind: DocKind, key: string, absentOk: boolean): Promise<LoadedDoc> {
     const updates = await this.#storage.load(name)
     const d: LoadedDoc = {
       name,
@@ -606,8 +732,9 @@ export class RelayCore {
       members: new Set(),
       last: null,
       pendingSince: null,
-      awarenessOwners: new Map(),
-      awarenessIdentities: new Map(),
+      claims: new AwarenessClaims(),
+      absent: false,
+      materialising: null,
       idleTimer: null,
       asleep: false,
       // What `#attach` (below) makes anew on every load and wake.
@@ -625,6 +752,12 @@ export class RelayCore {
       compactTimer: null,
       inboxDirty: false,
       inboxTimer: null,
+    }
+    if (updates.length === 0 && absentOk) {
+      // A name nothing is stored for: no Y.Doc until a frame would change it.
+      d.absent = true
+      this.#absent.set(name, d)
+      return d
     }
     this.#attach(d, updates)
     this.#touch(d)
@@ -957,21 +1090,38 @@ export class CoreConnection {
     this.close(CloseCode.updateRejected, shortReason(`${docName}: ${reason}`))
   }
 
-  /** Typing state on conversations is the only awareness clients publish. */
-  #validAwareness(kind: string, state: unknown): boolean {
-    if (typeof state !== 'object' || state === null || Array.isArray(state)) return false
-    const keys = Object.keys(state)
-    // Stock y-websocket providers start with an empty state: it says nothing, so it is allowed.
-    if (keys.length === 0) return true
-    if (kind !== 'conv') return false
-    const s = state as { identity?: unknown; typing?: unknown }
-    return s.identity === this.identity && s.typing === true && keys.length === 2
+  /**
+   * A frame for an absent document (nothing stored, no Y.Doc): a first sync is answered with the
+   * empty state, and what changes nothing (an empty answer to the relay's step 1, awareness, an
+   * awareness query) is handled without loading it. Resolves null when the frame was handled, or
+   * with the document loaded when the frame would change it (a creation).
+   */
+  async #whileAbsent(d: LoadedDoc, type: number, decoder: decoding.Decoder): Promise<LoadedDoc | null> {
+    if (type === MessageType.sync) {
+      const dec = decoding.clone(decoder)
+      const syncType = decoding.readVarUint(dec)
+      if (syncType === syncProtocol.messageYjsSyncStep1) {
+        this.send(absentStep2(d.name))
+        this.send(absentStep1(d.name))
+        return null
+      }
+      if (changesNothing(NOTHING_STORED, decoding.readVarUint8Array(dec))) return null
+    } else return null
+    const loaded = await this.#core._load(d.name)
+    return this.#closed || !loaded ? null : loaded
   }
 
   async #handle(data: Uint8Array): Promise<void> {
     const { docName, type, decoder } = readFrame(data)
     if (this.#core._whileAsleep(this, docName, type, decoder)) return
-    const loading = this.#core._load(docName)
+    // Someone else's inbox is refused before anything is loaded for it.
+    if (docName.startsWith('inbox/') && docName.slice('inbox/'.length) !== this.identity) {
+      this.#core.metrics?.reject('not_participant')
+      this.send(encodeDenied(docName, 'not a participant'))
+      return
+    }
+    // Loaded, or absent: a name nothing is stored for costs no Y.Doc until a frame would change it.
+    const loading = this.#core._open(docName)
     if (!loading) {
       this.send(encodeDenied(docName, 'unknown document'))
       return
@@ -979,27 +1129,36 @@ export class CoreConnection {
     let d = await loading
     // Put back to sleep while this frame waited (`_sleepNow` can, between the load and this turn).
     while (d.asleep && !this.#closed) {
-      const again = this.#core._load(docName)
+      const again = this.#core._open(docName)
       if (!again) return
       d = await again
     }
-    if (this.#closed) return
+    if (this.#closed) return this.#core._letGo(d)
     if (type === MessageType.unsubscribe) {
       this.#core._unsubscribe(this, d)
+      this.#core._letGo(d)
       return
     }
     if (!d.subscribers.has(this)) {
       if (!this.#core._mayRead(this.identity, d)) {
         this.#core.metrics?.reject('not_participant')
         this.send(encodeDenied(docName, 'not a participant'))
+        this.#core._letGo(d)
         return
       }
-      if (this.docs.size >= this.#core._maxDocs) {
-        this.#core.metrics?.reject('documents_per_connection')
-        this.close(CloseCode.limitExceeded, 'too many documents on one connection')
+      const limit = this.#core._documentLimit(this, d)
+      if (limit) {
+        this.#core.metrics?.reject(limit.metric)
+        this.close(CloseCode.limitExceeded, limit.reason)
+        this.#core._letGo(d)
         return
       }
       this.#core._subscribe(this, d)
+    }
+    if (d.absent) {
+      const absent = await this.#whileAbsent(d, type, decoder)
+      if (absent === null) return
+      d = absent
     }
     switch (type) {
       case MessageType.sync: {
@@ -1074,46 +1233,28 @@ export class CoreConnection {
         return
       }
       case MessageType.awareness: {
-        const awareness = this.#core._awarenessOf(d)
-        if (!awareness) return
         const update = decoding.readVarUint8Array(decoder)
         const own = d.subscribers.get(this)
-        const dec = decoding.createDecoder(update)
-        const n = decoding.readVarUint(dec)
-        const claimed: number[] = []
-        for (let i = 0; i < n; i++) {
-          const clientID = decoding.readVarUint(dec)
-          decoding.readVarUint(dec)
-          const state = JSON.parse(decoding.readVarString(dec)) as unknown
-          const owner = awareness.clientID === clientID ? null : d.awarenessOwners.get(clientID)
-          // A clientID stays its identity's while the document is loaded, across reconnects, and one
-          // bound to someone's writes is theirs before they publish: claimed by another while they
-          // are away, it would get their own typing refused.
-          const holder =
-            d.awarenessIdentities.get(clientID) ??
-            (d.conv ? d.doc.getMap<string>(CLIENTS_ROOT).get(String(clientID)) : undefined)
-          if (
-            owner === null ||
-            (owner !== undefined && owner.identity !== this.identity) ||
-            (holder !== undefined && holder !== this.identity)
-          ) {
-            this.#reject(docName, 'awareness for a client id that is not yours')
-            return
-          }
-          if (state !== null && !this.#validAwareness(d.kind, state)) {
-            this.#reject(docName, 'awareness state must carry your own identity')
-            return
-          }
-          claimed.push(clientID)
+        const decision = decideAwareness(update, {
+          kind: d.kind,
+          conn: this,
+          current: own?.values().next().value,
+          relayClientID: d.awareness?.clientID ?? d.doc.clientID,
+          claims: d.claims,
+          boundTo: (clientID) => (d.conv ? d.doc.getMap<string>(CLIENTS_ROOT).get(String(clientID)) : undefined),
+          forget: (clientID) => forgetClient(d.awareness, clientID),
+        })
+        if (decision.action === 'refuse') return this.#reject(docName, decision.reason)
+        if (decision.action === 'drop') {
+          this.#core.metrics?.reject(decision.why)
+          return
         }
-        for (const clientID of claimed) {
-          // The same identity on a new connection (its old one not closed yet) takes the clientID over.
-          const previous = d.awarenessOwners.get(clientID)
-          if (previous && previous !== this) d.subscribers.get(previous)?.delete(clientID)
-          own?.add(clientID)
-          d.awarenessOwners.set(clientID, this)
-          d.awarenessIdentities.set(clientID, this.identity)
-        }
+        const awareness = this.#core._awarenessOf(d)
+        if (!awareness) return
+        // The same identity on a new connection (its old one not closed yet) takes the clientID over.
+        const previous = d.claims.claim(this, decision.clientID)
+        if (previous) d.subscribers.get(previous)?.delete(decision.clientID)
+        own?.add(decision.clientID)
         awarenessProtocol.applyAwarenessUpdate(awareness, update, this)
         return
       }
