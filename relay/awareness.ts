@@ -45,19 +45,30 @@ export type AwarenessDecision =
  *   most {@link REMEMBERED_CLIENTS_PER_IDENTITY} per identity, the oldest not live forgotten first.
  */
 export class AwarenessClaims<C extends Publisher = Publisher> {
-  readonly owners = new Map<number, C>()
-  readonly #identities = new Map<number, string>()
+  // Made on first use: most documents (absent and sleeping ones above all) never see awareness.
+  #owners: Map<number, C> | null = null
+  #identities: Map<number, string> | null = null
   /** Per identity, its remembered clientIDs, oldest first. */
-  readonly #byIdentity = new Map<string, number[]>()
+  #byIdentity: Map<string, number[]> | null = null
+
+  /** The connection that publishes under `clientID` now, if any. */
+  ownerOf(clientID: number): C | undefined {
+    return this.#owners?.get(clientID)
+  }
+
+  /** Number of clientIDs some connection publishes under now (for tests and bounds). */
+  get live(): number {
+    return this.#owners?.size ?? 0
+  }
 
   /** The identity that published under `clientID` (now or before), if remembered. */
   identityOf(clientID: number): string | undefined {
-    return this.#identities.get(clientID)
+    return this.#identities?.get(clientID)
   }
 
   /** Number of clientIDs remembered (for tests and bounds). */
   get size(): number {
-    return this.#identities.size
+    return this.#identities?.size ?? 0
   }
 
   /**
@@ -66,20 +77,26 @@ export class AwarenessClaims<C extends Publisher = Publisher> {
    * the awareness can drop what it keeps of it). False when all of them are live.
    */
   makeRoom(identity: string, forget: (clientID: number) => void): boolean {
-    const list = this.#byIdentity.get(identity)
+    const list = this.#byIdentity?.get(identity)
     if (!list || list.length < REMEMBERED_CLIENTS_PER_IDENTITY) return true
-    const i = list.findIndex((id) => !this.owners.has(id))
+    const i = list.findIndex((id) => !this.#owners?.has(id))
     if (i === -1) return false
     const [old] = list.splice(i, 1)
-    this.#identities.delete(old!)
+    this.#identities?.delete(old!)
     forget(old!)
     return true
   }
 
-  /** Records that `conn` publishes under `clientID` (taking it over from its identity's older connection). */
+  /**
+   * Records that `conn` publishes under `clientID`; returns the connection of the same identity it
+   * takes the clientID over from (an older connection not closed yet), if any.
+   */
   claim(conn: C, clientID: number): C | undefined {
-    const previous = this.owners.get(clientID)
-    this.owners.set(clientID, conn)
+    this.#owners ??= new Map()
+    this.#identities ??= new Map()
+    this.#byIdentity ??= new Map()
+    const previous = this.#owners.get(clientID)
+    this.#owners.set(clientID, conn)
     if (!this.#identities.has(clientID)) {
       this.#identities.set(clientID, conn.identity)
       const list = this.#byIdentity.get(conn.identity)
@@ -91,7 +108,7 @@ export class AwarenessClaims<C extends Publisher = Publisher> {
 
   /** `conn` no longer publishes under `clientID` (it left the document or closed). */
   release(conn: C, clientID: number): void {
-    if (this.owners.get(clientID) === conn) this.owners.delete(clientID)
+    if (this.#owners?.get(clientID) === conn) this.#owners.delete(clientID)
   }
 }
 
@@ -131,7 +148,7 @@ export const decideAwareness = <C extends Publisher>(
   decoding.readVarUint(dec)
   const state = JSON.parse(decoding.readVarString(dec)) as unknown
   const identity = ctx.conn.identity
-  const owner = ctx.relayClientID === clientID ? null : ctx.claims.owners.get(clientID)
+  const owner = ctx.relayClientID === clientID ? null : ctx.claims.ownerOf(clientID)
   // A clientID stays its identity's while the document is known, across reconnects, and one bound
   // to someone's writes is theirs before they publish: claimed by another while they are away, it
   // would get their own typing refused.

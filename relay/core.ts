@@ -572,7 +572,10 @@ export class RelayCore {
   }
 
   #scheduleUnload(d: LoadedDoc): void {
-    if (d.absent) return this.#forgetAbsent(d)
+    if (d.absent) {
+      this.#forgetAbsent(d)
+      return
+    }
     if (d.idleTimer || this.#closed || (d.kind === 'user' && this.connectionsOf(d.key) > 0)) return
     d.idleTimer = setTimeout(() => {
       d.idleTimer = null
@@ -664,7 +667,10 @@ export class RelayCore {
     d.kicks = SEALED_SET
     d.leavers = SEALED_SET
     // Nothing stored (a conversation not created, a user with no profile): absent, not asleep.
-    if (d.doc.store.clients.size === 0) return this.#makeAbsent(d)
+    if (d.doc.store.clients.size === 0) {
+      this.#makeAbsent(d)
+      return
+    }
     d.asleep = true
     d.slept = sleepingStateOf(d.doc)
     this.#asleep.set(d.name, d)
@@ -729,7 +735,7 @@ export class RelayCore {
       sequencer: null,
       subscribers: new Map(),
       chain: Promise.resolve(),
-      members: new Set(),
+      members: SEALED_SET,
       last: null,
       pendingSince: null,
       claims: new AwarenessClaims(),
@@ -1133,7 +1139,10 @@ export class CoreConnection {
       if (!again) return
       d = await again
     }
-    if (this.#closed) return this.#core._letGo(d)
+    if (this.#closed) {
+      this.#core._letGo(d)
+      return
+    }
     if (type === MessageType.unsubscribe) {
       this.#core._unsubscribe(this, d)
       this.#core._letGo(d)
@@ -1244,7 +1253,10 @@ export class CoreConnection {
           boundTo: (clientID) => (d.conv ? d.doc.getMap<string>(CLIENTS_ROOT).get(String(clientID)) : undefined),
           forget: (clientID) => forgetClient(d.awareness, clientID),
         })
-        if (decision.action === 'refuse') return this.#reject(docName, decision.reason)
+        if (decision.action === 'refuse') {
+          this.#reject(docName, decision.reason)
+          return
+        }
         if (decision.action === 'drop') {
           this.#core.metrics?.reject(decision.why)
           return

@@ -209,7 +209,7 @@ const relayAwareness = async (w: World, docName: string) => {
   return {
     states: live.awareness?.getStates().size ?? 0,
     clocks: live.awareness?.meta.size ?? 0,
-    owners: live.claims.owners.size,
+    owners: live.claims.live,
     remembered: live.claims.size,
   }
 }
