@@ -31,6 +31,7 @@ import {
   summaryOf,
 } from './inbox.ts'
 import type { RelayMetrics } from './metrics.ts'
+import { type QuotaLimits, Quotas } from './quotas.ts'
 import {
   CLIENTS_ROOT,
   changesNothing,
@@ -150,6 +151,8 @@ export interface RelayCoreOptions {
    * beyond it the connection asking for one more is closed with 4429.
    */
   maxDocumentsPerIdentity?: number
+  /** Quotas on creating conversations and adding participants (see `QuotaLimits`; defaults there). */
+  quotas?: Partial<QuotaLimits>
   /** Counters for `/metrics`. */
   metrics?: RelayMetrics
   /**
@@ -250,6 +253,8 @@ export class RelayCore {
   readonly metrics: RelayMetrics | null
   /** @internal */
   readonly _validate: boolean
+  /** @internal */
+  readonly _quotas: Quotas
   #closed = false
 
   constructor(options: RelayCoreOptions) {
@@ -278,6 +283,7 @@ export class RelayCore {
     this.#maxDocsPerIdentity = options.maxDocumentsPerIdentity ?? 10_000
     this.metrics = options.metrics ?? null
     this._validate = options.validate ?? true
+    this._quotas = new Quotas(options.quotas, this.#now)
   }
 
   /** Accepts an authenticated connection for `identity`. */
@@ -1224,6 +1230,12 @@ export class CoreConnection {
           const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update)
           if (!verdict.ok) {
             this.#reject(docName, verdict.reason)
+            return
+          }
+          // Quotas on creations and additions: refused whole, with the quota in the reason.
+          const overQuota = verdict.effects ? this.#core._quotas.admit(this.identity, verdict.effects) : null
+          if (overQuota !== null) {
+            this.#reject(docName, overQuota)
             return
           }
           if (verdict.newClients.length > 0) {

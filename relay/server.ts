@@ -111,6 +111,8 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       idleUnloadMs: options.idleUnloadMs,
       sleepAfterMs: options.sleepAfterMs,
       maxDocumentsPerConnection: limits.maxDocumentsPerConnection,
+      maxDocumentsPerIdentity: limits.maxDocumentsPerIdentity,
+      quotas: limits,
       metrics,
       onError: (error) =>
         logger.error('relay_error', { message: error instanceof Error ? error.message : String(error) }),

@@ -23,8 +23,19 @@ export const CLIENTS_ROOT = 'clients'
 /** The identity bound to the relay's own clientIDs (stamps, bindings). */
 export const RELAY_IDENTITY = '@relay'
 
-/** The outcome: accepted (with clientIDs to bind to the writer), or refused with a reason. */
-export type Verdict = { ok: true; newClients: number[] } | { ok: false; reason: string }
+/**
+ * The outcome: accepted (with clientIDs to bind to the writer and, for conversations, what the
+ * update does that the relay's quotas count), or refused with a reason.
+ */
+export type Verdict = { ok: true; newClients: number[]; effects?: UpdateEffects } | { ok: false; reason: string }
+
+/** What an accepted conversation update does that the relay's quotas count (`relay/quotas.ts`). */
+export interface UpdateEffects {
+  /** It creates the conversation. */
+  creates: boolean
+  /** Participants it adds that were not participants before, the writer left out (`chat`: a user, who gets an inbox entry). */
+  added: Array<{ key: string; chat: boolean }>
+}
 
 interface NewItem {
   client: number
@@ -122,11 +133,27 @@ export const validateConversationUpdate = (
   identity: string,
   update: Uint8Array,
 ): Verdict => {
-  return verdictOf(() => {
+  let effects: UpdateEffects | undefined
+  const verdict = verdictOf(() => {
     const { created, deletions, newClients } = decodeChanges(conv.doc, identity, update, KNOWN_ROOTS, true)
     checkSemantics(conv, docKey, identity, created, deletions)
+    effects = effectsOf(conv, identity, created)
     return newClients
   })
+  return verdict.ok && effects ? { ...verdict, effects } : verdict
+}
+
+/** What a valid update does that quotas count: a creation, participants added by the writer. */
+const effectsOf = (conv: ConversationDocument, identity: string, created: NewItem[]): UpdateEffects => {
+  let creates = false
+  const added = new Map<string, boolean>()
+  for (const it of created) {
+    if (it.values.length === 0) continue
+    if (it.root === ROOTS.meta && it.key === 'sid') creates = !conv.exists
+    if (it.root !== ROOTS.participants || it.key === identity || conv.participants.has(it.key)) continue
+    added.set(it.key, (it.values[it.values.length - 1] as ParticipantRecord).type === 'chat')
+  }
+  return { creates, added: [...added].map(([key, chat]) => ({ key, chat })) }
 }
 
 /** The fields of a user profile document (`user/<identity>`, root `profile`) and their checks. */
