@@ -1126,14 +1126,15 @@ export class CoreConnection {
   async #handle(data: Uint8Array): Promise<void> {
     const { docName, type, decoder } = readFrame(data)
     if (this.#core._whileAsleep(this, docName, type, decoder)) return
-    // Someone else's inbox is refused before anything is loaded for it.
-    if (docName.startsWith('inbox/') && docName.slice('inbox/'.length) !== this.identity) {
+    // Names are parsed before anything is allocated for them, and someone else's inbox is refused
+    // before it is loaded.
+    const parsed = parseDocName(docName)
+    if (parsed?.kind === 'inbox' && parsed.key !== this.identity) {
       this.#core.metrics?.reject('not_participant')
       this.send(encodeDenied(docName, 'not a participant'))
       return
     }
-    // Loaded, or absent: a name nothing is stored for costs no Y.Doc until a frame would change it.
-    const loading = this.#core._open(docName)
+    const loading = parsed && this.#core._open(docName)
     if (!loading) {
       this.send(encodeDenied(docName, 'unknown document'))
       return
