@@ -23,6 +23,16 @@ export const DEFAULT_QUOTAS: QuotaLimits = {
   addedByOthersPerHour: 200,
 }
 
+/**
+ * Every quota off: for a relay whose clients are all trusted (benchmarks, a backend identity that
+ * creates conversations for everyone). `createRelay({ limits: { ...NO_QUOTAS } })`.
+ */
+export const NO_QUOTAS: QuotaLimits = {
+  conversationsPerHour: Number.POSITIVE_INFINITY,
+  participantsAddedPerHour: Number.POSITIVE_INFINITY,
+  addedByOthersPerHour: Number.POSITIVE_INFINITY,
+}
+
 /** A quota: a whole number from 0, or `Infinity` for none. */
 const checkQuota = (value: unknown, name: string): number => {
   if (value === Number.POSITIVE_INFINITY || (Number.isSafeInteger(value) && (value as number) >= 0)) {
