@@ -144,6 +144,27 @@ describe('quotas on creating conversations and adding participants', () => {
     expect(m2.isOpen).toBe(true)
   })
 
+  it('an honest client over a quota gets a REJECTED error with the quota, and carries on', async () => {
+    const { relay } = await s.relay({ limits: { conversationsPerHour: 1 } })
+    const alice = await s.client('alice', relay.url)
+    const bob = await s.client('bob', relay.url)
+    const bobAdded = waitFor(bob, 'conversationAdded')
+    const first = await alice.createConversation({ friendlyName: 'first', join: true })
+    await first.add('bob')
+    await bobAdded
+    const error = waitFor<Error & { code?: string }>(alice, 'error', (e) => String(e?.message).includes('quota:'))
+    await alice.createConversation({ friendlyName: 'second', join: true })
+    const e = await error
+    expect(e.code).toBe('REJECTED')
+    expect(e.message).toContain('at most 1 new conversations per hour')
+    // The first conversation still works both ways.
+    await waitUntil(() => alice.connectionState === 'connected', 'alice is connected again')
+    const bconv = await listed(bob, first.sid, 'bob lists the first conversation')
+    const bobGets = waitFor<Message>(bconv, 'messageAdded', (msg) => msg.body === 'after the refusal')
+    await first.sendMessage('after the refusal')
+    await bobGets
+  })
+
   it('a quota refills with time (the relay’s clock)', async () => {
     let now = Date.now()
     const { relay } = await s.relay({ limits: { conversationsPerHour: 2 }, now: () => now })
