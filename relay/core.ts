@@ -250,6 +250,8 @@ export class RelayCore {
   readonly #identityDocs = new Map<string, Map<LoadedDoc, number>>()
   /** Absent documents (see `LoadedDoc.absent`), by name. */
   readonly #absent = new Map<string, LoadedDoc>()
+  /** Names being loaded for the first time that may come back absent. */
+  readonly #mayBeAbsent = new Set<string>()
   readonly metrics: RelayMetrics | null
   /** @internal */
   readonly _validate: boolean
@@ -440,6 +442,9 @@ export class RelayCore {
   _load(name: string): Promise<LoadedDoc> | null {
     const p = this._open(name, false)
     if (!p) return null
+    // Only a name that is (or may come back) absent takes the extra step: the others resolve as
+    // early as they did before there were absent documents.
+    if (!this.#absent.has(name) && !this.#mayBeAbsent.has(name)) return p
     return p.then((d) => (d.absent ? this.#materialise(d) : d))
   }
 
@@ -468,6 +473,11 @@ export class RelayCore {
     const p = this.#loadFresh(name, parsed.kind, parsed.key, absentOk)
     this.#docs.set(name, p)
     p.catch(() => this.#docs.delete(name))
+    if (absentOk) {
+      this.#mayBeAbsent.add(name)
+      const settled = () => this.#mayBeAbsent.delete(name)
+      p.then(settled, settled)
+    }
     return p
   }
 
