@@ -17,6 +17,7 @@ export interface QuotaLimits {
   addedByOthersPerHour: number
 }
 
+/** The quotas a relay applies unless `createRelay({ limits })` overrides them. */
 export const DEFAULT_QUOTAS: QuotaLimits = {
   conversationsPerHour: 100,
   participantsAddedPerHour: 1000,

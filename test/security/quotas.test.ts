@@ -180,6 +180,15 @@ describe('quotas on creating conversations and adding participants', () => {
     expect(m2.isOpen).toBe(true)
     await spam(m2, 'mallory', [])
     await refusedFor(m2, 'new conversations per hour')
+    // What the relay keeps for quotas goes once they are full again: others' allowances are dropped.
+    const m3 = await s.raw(relay.url, 'trudy')
+    await spam(m3, 'trudy', ['u1', 'u2'])
+    // mallory's and trudy's creations, trudy's additions, u1's and u2's being added
+    expect(relay.core._quotas.tracked).toBe(5)
+    now += 2 * 60 * 60_000
+    const m4 = await s.raw(relay.url, 'oscar')
+    await spam(m4, 'oscar', [])
+    expect(relay.core._quotas.tracked).toBe(1)
   })
 
   it('quotas that are not whole numbers are refused with INVALID_ARGUMENT', async () => {
