@@ -20,7 +20,9 @@ import {
   startFrame,
 } from '../src/sync/protocol.ts'
 import { CloseCode } from '../src/sync/transport.ts'
+import { absentSyncAnswer, changesNothingAbsent } from './absent.ts'
 import { AwarenessClaims, decideAwareness, forgetClient } from './awareness.ts'
+import { IdentityHoldings } from './holdings.ts'
 import {
   type InboxLastMessage,
   inboxEntryFor,
@@ -69,26 +71,6 @@ class SealedSet<T> extends Set<T> {
 }
 const SEALED_MAP = new SealedMap<never, never>()
 const SEALED_SET = new SealedSet<never>()
-
-/** What an absent document holds: nothing. */
-const NOTHING_STORED: SleepingState = { sv: new Map(), deletes: null }
-
-/** The answer to a first sync of a document nothing is stored for: an empty update, then "send me everything". */
-const absentStep2 = (name: string): Uint8Array => {
-  const encoder = startFrame(name, MessageType.sync)
-  encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2)
-  encoding.writeVarUint8Array(encoder, EMPTY_UPDATE)
-  return encoding.toUint8Array(encoder)
-}
-const absentStep1 = (name: string): Uint8Array => {
-  const encoder = startFrame(name, MessageType.sync)
-  encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep1)
-  encoding.writeVarUint8Array(encoder, EMPTY_STATE_VECTOR)
-  return encoding.toUint8Array(encoder)
-}
-/** A Yjs v1 update with no structs and no deletions, and the state vector of an empty document. */
-const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc({ gc: true, guid: 'colloquy-empty' }))
-const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc({ gc: true, guid: 'colloquy-empty' }))
 
 /** WebSocket close reasons are limited to 123 bytes. */
 const shortReason = (text: string): string => (text.length > 120 ? `${text.slice(0, 117)}...` : text)
@@ -246,8 +228,8 @@ export class RelayCore {
   readonly #online = new Map<string, number>()
   readonly #maxDocs: number
   readonly #maxDocsPerIdentity: number
-  /** Per identity, the documents its connections are subscribed to (how many of them, per document). */
-  readonly #identityDocs = new Map<string, Map<LoadedDoc, number>>()
+  /** The documents each identity's connections are subscribed to. */
+  readonly #holdings = new IdentityHoldings<LoadedDoc>()
   /** Absent documents (see `LoadedDoc.absent`), by name. */
   readonly #absent = new Map<string, LoadedDoc>()
   /** Names being loaded for the first time that may come back absent. */
@@ -397,7 +379,7 @@ export class RelayCore {
     this.#docs.clear()
     this.#asleep.clear()
     this.#absent.clear()
-    this.#identityDocs.clear()
+    this.#holdings.clear()
     this.#dirty.clear()
   }
 
@@ -426,8 +408,8 @@ export class RelayCore {
     if (conn.docs.size >= this.#maxDocs) {
       return { metric: 'documents_per_connection', reason: 'too many documents on one connection' }
     }
-    const held = this.#identityDocs.get(conn.identity)
-    if (held && held.size >= this.#maxDocsPerIdentity && !held.has(d)) {
+    const h = this.#holdings
+    if (h.count(conn.identity) >= this.#maxDocsPerIdentity && !h.holds(conn.identity, d)) {
       return { metric: 'documents_per_identity', reason: 'too many documents for this identity' }
     }
     return null
@@ -435,7 +417,7 @@ export class RelayCore {
 
   /** Distinct documents the connections of `identity` are subscribed to. */
   documentsOf(identity: string): number {
-    return this.#identityDocs.get(identity)?.size ?? 0
+    return this.#holdings.count(identity)
   }
 
   /** @internal Loads (or returns the loaded) document `name`, or null for a name no one may use. */
@@ -551,12 +533,7 @@ export class RelayCore {
     if (d.subscribers.has(conn)) return
     d.subscribers.set(conn, new Set())
     conn.docs.add(d)
-    let held = this.#identityDocs.get(conn.identity)
-    if (!held) {
-      held = new Map()
-      this.#identityDocs.set(conn.identity, held)
-    }
-    held.set(d, (held.get(d) ?? 0) + 1)
+    this.#holdings.add(conn.identity, d)
     if (d.idleTimer) clearTimeout(d.idleTimer)
     d.idleTimer = null
   }
@@ -567,13 +544,7 @@ export class RelayCore {
     if (!clients) return
     d.subscribers.delete(conn)
     conn.docs.delete(d)
-    const held = this.#identityDocs.get(conn.identity)
-    const n = held?.get(d) ?? 0
-    if (n > 1) held!.set(d, n - 1)
-    else if (held) {
-      held.delete(d)
-      if (held.size === 0) this.#identityDocs.delete(conn.identity)
-    }
+    this.#holdings.remove(conn.identity, d)
     // Its states go with it, and everyone else is told they are gone.
     for (const id of clients) d.claims.release(conn, id)
     if (d.awareness && clients.size > 0) awarenessProtocol.removeAwarenessStates(d.awareness, [...clients], conn)
@@ -1123,11 +1094,10 @@ export class CoreConnection {
       const dec = decoding.clone(decoder)
       const syncType = decoding.readVarUint(dec)
       if (syncType === syncProtocol.messageYjsSyncStep1) {
-        this.send(absentStep2(d.name))
-        this.send(absentStep1(d.name))
+        for (const frame of absentSyncAnswer(d.name)) this.send(frame)
         return null
       }
-      if (changesNothing(NOTHING_STORED, decoding.readVarUint8Array(dec))) return null
+      if (changesNothingAbsent(decoding.readVarUint8Array(dec))) return null
     } else return null
     const loaded = await this.#core._load(d.name)
     return this.#closed || !loaded ? null : loaded
