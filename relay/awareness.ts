@@ -184,9 +184,9 @@ const validState = (kind: string, identity: string, state: unknown): boolean => 
 }
 
 /**
- * Lets the awareness forget a clientID the relay no longer remembers: its state (if any, without
- * telling anyone: only forgotten clientIDs no connection publishes under, so there is none) and the
- * clock it kept for it, which y-protocols keeps forever otherwise.
+ * Lets the awareness forget the clock it keeps for a clientID the relay no longer remembers
+ * (y-protocols keeps one for every clientID it ever saw). Only clientIDs no connection publishes
+ * under are forgotten, so there is no state to remove.
  */
 export const forgetClient = (awareness: awarenessProtocol.Awareness | null, clientID: number): void => {
   if (!awareness || awareness.getStates().has(clientID)) return
