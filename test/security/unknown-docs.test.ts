@@ -122,6 +122,31 @@ describe('documents that do not exist', () => {
     expect(a.isOpen && alice.isOpen).toBe(true)
   })
 
+  it('a conversation someone may not read is let go once their request is refused', async () => {
+    const { relay } = await s.relay({ idleUnloadMs: 50 })
+    const alice = await s.client('alice', relay.url)
+    const conv = await alice.createConversation({ friendlyName: 'private', join: true })
+    await conv.sendMessage('for members only')
+    await alice.whenSynced()
+    const name = `conv/${conv.sid}`
+    await alice.shutdown()
+    await waitUntil(() => relay.core.connectionCount === 0, 'alice is gone')
+    await waitUntil(
+      () => relay.core.loadedDocuments === 0 && relay.core.sleepingDocuments === 0,
+      'nothing is loaded once nobody syncs anything',
+    )
+    const m = await s.raw(relay.url, 'mallory')
+    await waitUntil(() => relay.core.loadedDocuments === 1, 'mallory’s presence is published')
+    for (let i = 0; i < 3; i++) {
+      const denied = m.denied(name)
+      m.send(step1Frame(name))
+      expect(await denied).toBe('not a participant')
+    }
+    // Loaded to be judged, then unloaded like any document nobody syncs (it used to stay forever).
+    await waitUntil(() => relay.core.loadedDocuments === 1, 'the refused conversation is unloaded')
+    expect(relay.core.sleepingDocuments).toBe(0)
+  })
+
   it('after a flood of unknown names, a conversation is created as before (its creator asks for it first)', async () => {
     const { relay } = await s.relay()
     const alice = await s.client('alice', relay.url)
