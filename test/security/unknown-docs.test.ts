@@ -147,6 +147,21 @@ describe('documents that do not exist', () => {
     expect(relay.core.sleepingDocuments).toBe(0)
   })
 
+  it('a user with nothing stored is absent while offline, and their presence still reaches watchers', async () => {
+    const { relay } = await s.relay({ sleepAfterMs: 50 })
+    const bob = await s.client('bob', relay.url)
+    const alice = await s.raw(relay.url, 'alice')
+    const bobsAlice = await bob.getUser('alice')
+    await waitUntil(() => bobsAlice.isOnline === true, 'bob sees alice online')
+    alice.close()
+    await waitUntil(() => bobsAlice.isOnline === false, 'bob sees alice offline')
+    // Nothing is stored for user/alice: once quiet, the relay keeps bob's subscription, not a document.
+    await waitUntil(() => relay.core.loadedDocuments === 1, 'only bob’s own user document stays loaded')
+    expect(relay.core.sleepingDocuments).toBeGreaterThanOrEqual(1)
+    await s.raw(relay.url, 'alice')
+    await waitUntil(() => bobsAlice.isOnline === true, 'bob sees alice online again')
+  })
+
   it('after a flood of unknown names, a conversation is created as before (its creator asks for it first)', async () => {
     const { relay } = await s.relay()
     const alice = await s.client('alice', relay.url)
