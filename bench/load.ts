@@ -30,6 +30,7 @@ import { parseArgs } from 'node:util'
 import { WebSocket } from 'ws'
 import * as Y from 'yjs'
 import { createRelay, signToken } from '../relay/index.ts'
+import { NO_QUOTAS } from '../relay/quotas.ts'
 import { newMessageSid } from '../src/ids.ts'
 import { Client } from '../src/index.ts'
 import { ConversationDocument, docNames } from '../src/schema/layout.ts'
@@ -74,6 +75,8 @@ async function relayChild(): Promise<void> {
     auth: { secret: SECRET },
     dataPath: values.db ?? ':memory:',
     idleUnloadMs: Number(values['idle-ms'] ?? 1000),
+    // A few seeders create every conversation of the load.
+    limits: { ...NO_QUOTAS },
   })
   const port = await relay.listen(0, '127.0.0.1')
   const gc = (globalThis as { gc?: () => void }).gc

@@ -14,6 +14,7 @@ import type { Duplex } from 'node:stream'
 import { parseArgs } from 'node:util'
 import { type RawData, type WebSocket, WebSocketServer } from 'ws'
 import { createRelay } from '../relay/index.ts'
+import { NO_QUOTAS } from '../relay/quotas.ts'
 import { gc, SECRET, serve } from './proc.ts'
 
 const { positionals, values } = parseArgs({
@@ -43,6 +44,8 @@ if (kind === 'colloquy') {
     dataPath: values.db ?? ':memory:',
     idleUnloadMs: values.idle ? Number(values.idle) : undefined,
     sleepAfterMs: values.idle ? Number(values.idle) : undefined,
+    // One seeder creates every conversation of a scenario.
+    limits: { ...NO_QUOTAS },
   })
   port = await relay.listen(0, '127.0.0.1')
   connections = () => relay.metrics.connections

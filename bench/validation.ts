@@ -22,7 +22,7 @@ import { fmt, quick, row, type ScenarioResult, summarize } from './stats.ts'
 const N = quick ? 200 : 5000
 /** Per-update CPU differences of a few µs drown in the machine's noise: many short paired runs. */
 export const VALIDATION_ROUNDS = quick ? 1 : 15
-const SID = 'CHbench'
+const SID = 'CH0000000000000000000000000000bec0'
 const NAME = `conv/${SID}`
 
 /** A relay → reader sync frame carrying `update`. */

@@ -6,7 +6,7 @@ import * as Y from 'yjs'
 import { addDeletes, type DeleteRanges, encodeUpdateSince, type Transaction } from '../src/doc-updates.ts'
 import { invalidArgument } from '../src/errors.ts'
 import { unrefTimer } from '../src/runtime.ts'
-import { ConversationDocument } from '../src/schema/layout.ts'
+import { ConversationDocument, parseDocName, type SyncedDocKind } from '../src/schema/layout.ts'
 import { isUnjoinedCreator } from '../src/schema/permissions.ts'
 import { Sequencer } from '../src/schema/sequencer.ts'
 import { checkDuration, checkOneOf } from '../src/schema/validate.ts'
@@ -23,7 +23,10 @@ import {
   startFrame,
 } from '../src/sync/protocol.ts'
 import { CloseCode } from '../src/sync/transport.ts'
+import { absentSyncAnswer, changesNothingAbsent } from './absent.ts'
+import { AwarenessClaims, decideAwareness, forgetClient } from './awareness.ts'
 import { type ClientIdLimits, ClientIdQuota } from './client-ids.ts'
+import { IdentityHoldings } from './holdings.ts'
 import {
   type InboxLastMessage,
   inboxEntryFor,
@@ -35,6 +38,7 @@ import {
 } from './inbox.ts'
 import { type Logger, silentLogger } from './log.ts'
 import type { RelayMetrics } from './metrics.ts'
+import { type QuotaLimits, Quotas } from './quotas.ts'
 import {
   CLIENTS_ROOT,
   changesNothing,
@@ -140,6 +144,13 @@ export interface RelayCoreOptions {
    * `refused` frame (code 429), or the connection closed with 4429 if it cannot read one.
    */
   maxDocumentsPerConnection?: number
+  /**
+   * Distinct documents one identity may sync at once across all its connections (default 10,000);
+   * beyond it the connection asking for one more is closed with 4429.
+   */
+  maxDocumentsPerIdentity?: number
+  /** Quotas on creating conversations and adding participants (see `QuotaLimits`; defaults there). */
+  quotas?: Partial<QuotaLimits>
   /** Counters for `/metrics`. */
   metrics?: RelayMetrics
   /** Where the core reports what the operator must know (a failure inside the validator). Default: silent. */
@@ -153,7 +164,7 @@ export interface RelayCoreOptions {
   validate?: boolean
 }
 
-type DocKind = 'conv' | 'inbox' | 'user'
+type DocKind = SyncedDocKind
 
 interface LoadedDoc {
   name: string
@@ -181,10 +192,15 @@ interface LoadedDoc {
   pendingAuthors: Map<number, CoreConnection | typeof MIXED>
   /** Members this update removed: they still get the update that removes them, then nothing. */
   leavers: Set<string>
-  /** Which connection publishes awareness under which clientID. */
-  awarenessOwners: Map<number, CoreConnection>
-  /** Which identity published awareness under which clientID, kept while loaded (reconnects included). */
-  awarenessIdentities: Map<number, string>
+  /** Which connection publishes awareness under which clientID, and which identity did before. */
+  claims: AwarenessClaims<CoreConnection>
+  /**
+   * Nothing is stored for it and no Y.Doc was built: a name someone asked for that does not exist
+   * (yet). Only its subscribers are kept; the first frame that would change it (a creation) loads it.
+   */
+  absent: boolean
+  /** While an absent document's Y.Doc is being built. */
+  materialising: Promise<LoadedDoc> | null
   idleTimer: ReturnType<typeof setTimeout> | null
   /**
    * Asleep: subscribed, but its Y.Doc was let go; the next frame that needs it loads it again (an
@@ -203,15 +219,6 @@ interface LoadedDoc {
   compactTimer: ReturnType<typeof setTimeout> | null
   inboxDirty: boolean
   inboxTimer: ReturnType<typeof setTimeout> | null
-}
-
-const kindOf = (name: string): { kind: DocKind; key: string } | null => {
-  const slash = name.indexOf('/')
-  if (slash <= 0 || slash === name.length - 1) return null
-  const prefix = name.slice(0, slash)
-  const key = name.slice(slash + 1)
-  if (prefix === 'conv' || prefix === 'inbox' || prefix === 'user') return { kind: prefix, key }
-  return null
 }
 
 /**
@@ -240,6 +247,13 @@ export class RelayCore {
   readonly #connections = new Set<CoreConnection>()
   readonly #online = new Map<string, number>()
   readonly #maxDocs: number
+  readonly #maxDocsPerIdentity: number
+  /** The documents each identity's connections are subscribed to. */
+  readonly #holdings = new IdentityHoldings<LoadedDoc>()
+  /** Absent documents (see `LoadedDoc.absent`), by name. */
+  readonly #absent = new Map<string, LoadedDoc>()
+  /** Names being loaded for the first time that may come back absent. */
+  readonly #mayBeAbsent = new Set<string>()
   readonly metrics: RelayMetrics | null
   /** @internal */
   readonly _logger: Logger
@@ -247,6 +261,7 @@ export class RelayCore {
   readonly _validate: boolean
   /** @internal */
   readonly _clientIds: ClientIdQuota
+  readonly _quotas: Quotas
   #closed = false
 
   constructor(options: RelayCoreOptions) {
@@ -272,9 +287,11 @@ export class RelayCore {
     this.#inboxIntervalMs = checkDuration(options.inboxIntervalMs, 1000, 'inboxIntervalMs')
     this.#onError = options.onError ?? (() => {})
     this.#maxDocs = options.maxDocumentsPerConnection ?? 5000
+    this.#maxDocsPerIdentity = options.maxDocumentsPerIdentity ?? 10_000
     this.metrics = options.metrics ?? null
     this._logger = options.logger ?? silentLogger
     this._validate = options.validate ?? true
+    this._quotas = new Quotas(options.quotas, this.#now)
     this._clientIds = new ClientIdQuota(options.clientIdLimits, this.#now)
   }
 
@@ -333,12 +350,15 @@ export class RelayCore {
 
   /** Number of documents in memory. */
   get loadedDocuments(): number {
-    return this.#docs.size - this.#asleep.size
+    return this.#docs.size - this.#asleep.size - this.#absent.size
   }
 
-  /** Number of documents someone is subscribed to that are asleep (not in memory). */
+  /**
+   * Number of documents someone is subscribed to that are not in memory: asleep, or absent (names
+   * of conversations that do not exist, or of users with nothing stored, that someone asked for).
+   */
   get sleepingDocuments(): number {
-    return this.#asleep.size
+    return this.#asleep.size + this.#absent.size
   }
 
   /**
@@ -389,6 +409,8 @@ export class RelayCore {
     for (const p of [...this.#docs.values()]) this.#destroyDoc(await p)
     this.#docs.clear()
     this.#asleep.clear()
+    this.#absent.clear()
+    this.#holdings.clear()
     this.#dirty.clear()
   }
 
@@ -408,8 +430,42 @@ export class RelayCore {
     return this.#maxDocs
   }
 
+  /**
+   * @internal Why `conn` may not subscribe to `d` now (the per-connection or per-identity
+   * document limit), or null. A document its identity already syncs on another connection counts
+   * once.
+   */
+  _documentLimit(conn: CoreConnection, d: LoadedDoc): { metric: string; reason: string } | null {
+    if (conn.docs.size >= this.#maxDocs) {
+      return { metric: 'documents_per_connection', reason: 'too many documents on one connection' }
+    }
+    const h = this.#holdings
+    if (h.count(conn.identity) >= this.#maxDocsPerIdentity && !h.holds(conn.identity, d)) {
+      return { metric: 'documents_per_identity', reason: 'too many documents for this identity' }
+    }
+    return null
+  }
+
+  /** Distinct documents the connections of `identity` are subscribed to. */
+  documentsOf(identity: string): number {
+    return this.#holdings.count(identity)
+  }
+
   /** @internal Loads (or returns the loaded) document `name`, or null for a name no one may use. */
   _load(name: string): Promise<LoadedDoc> | null {
+    const p = this._open(name, false)
+    if (!p) return null
+    // Only a name that is (or may come back) absent takes the extra step: the others resolve as
+    // early as they did before there were absent documents.
+    if (!this.#absent.has(name) && !this.#mayBeAbsent.has(name)) return p
+    return p.then((d) => (d.absent ? this.#materialise(d) : d))
+  }
+
+  /**
+   * @internal Like `_load`, but a name nothing is stored for comes back absent (see
+   * `LoadedDoc.absent`), without a Y.Doc: answering it costs a record, not a document.
+   */
+  _open(name: string, absentOk = true): Promise<LoadedDoc> | null {
     const cached = this.#docs.get(name)
     if (cached) {
       const sleeper = this.#asleep.get(name)
@@ -425,12 +481,55 @@ export class RelayCore {
       })
       return woken
     }
-    const parsed = kindOf(name)
+    const parsed = parseDocName(name)
     if (!parsed || this.#closed) return null
-    const p = this.#loadFresh(name, parsed.kind, parsed.key)
+    const p = this.#loadFresh(name, parsed.kind, parsed.key, absentOk)
     this.#docs.set(name, p)
     p.catch(() => this.#docs.delete(name))
+    if (absentOk) {
+      this.#mayBeAbsent.add(name)
+      const settled = () => this.#mayBeAbsent.delete(name)
+      p.then(settled, settled)
+    }
     return p
+  }
+
+  /** Builds the Y.Doc of an absent document (into the same record: its subscribers stay). */
+  #materialise(d: LoadedDoc): Promise<LoadedDoc> {
+    d.materialising ??= (async () => {
+      try {
+        const updates = await this.#storage.load(d.name)
+        if (d.absent) {
+          this.#attach(d, updates)
+          d.absent = false
+          this.#absent.delete(d.name)
+          this.#touch(d)
+        }
+        return d
+      } finally {
+        d.materialising = null
+      }
+    })()
+    return d.materialising
+  }
+
+  /** Lets go of a loaded document's Y.Doc when nothing is stored for it: it becomes absent. */
+  #makeAbsent(d: LoadedDoc): void {
+    if (d.sleepTimer) clearTimeout(d.sleepTimer)
+    d.sleepTimer = null
+    this.#release(d)
+    d.absent = true
+    this.#absent.set(d.name, d)
+    if (d.subscribers.size === 0) this.#forgetAbsent(d)
+  }
+
+  /** Drops an absent document nobody is subscribed to: there is nothing to keep of it. */
+  #forgetAbsent(d: LoadedDoc): void {
+    if (!d.absent || d.subscribers.size > 0 || d.materialising || this.#absent.get(d.name) !== d) return
+    this.#absent.delete(d.name)
+    this.#docs.delete(d.name)
+    if (d.idleTimer) clearTimeout(d.idleTimer)
+    d.idleTimer = null
   }
 
   /** @internal Whether `identity` may read `d` now. */
@@ -442,6 +541,8 @@ export class RelayCore {
         return true
       case 'conv': {
         const conv = d.conv
+        // Absent: it does not exist, anyone may ask (and gets nothing).
+        if (d.absent) return true
         // Asleep (never the case where this is asked, but safe): members as of when it slept.
         if (conv === null) return d.members.has(identity)
         if (!conv.exists) return true
@@ -463,6 +564,7 @@ export class RelayCore {
     if (d.subscribers.has(conn)) return
     d.subscribers.set(conn, new Set())
     conn.docs.add(d)
+    this.#holdings.add(conn.identity, d)
     if (d.idleTimer) clearTimeout(d.idleTimer)
     d.idleTimer = null
   }
@@ -473,14 +575,25 @@ export class RelayCore {
     if (!clients) return
     d.subscribers.delete(conn)
     conn.docs.delete(d)
-    if (d.awareness && clients.size > 0) {
-      for (const id of clients) d.awarenessOwners.delete(id)
-      awarenessProtocol.removeAwarenessStates(d.awareness, [...clients], conn)
-    }
-    if (d.subscribers.size === 0) this.#scheduleUnload(d)
+    this.#holdings.remove(conn.identity, d)
+    // Its states go with it, and everyone else is told they are gone.
+    for (const id of clients) d.claims.release(conn, id)
+    if (d.awareness && clients.size > 0) awarenessProtocol.removeAwarenessStates(d.awareness, [...clients], conn)
+    if (d.subscribers.size === 0) this._letGo(d)
+  }
+
+  /** @internal Called once nobody is subscribed to `d`: unloads it in a while, or forgets it now if absent. */
+  _letGo(d: LoadedDoc): void {
+    if (d.subscribers.size > 0) return
+    if (d.absent) this.#forgetAbsent(d)
+    else this.#scheduleUnload(d)
   }
 
   #scheduleUnload(d: LoadedDoc): void {
+    if (d.absent) {
+      this.#forgetAbsent(d)
+      return
+    }
     if (d.idleTimer || this.#closed || (d.kind === 'user' && this.connectionsOf(d.key) > 0)) return
     d.idleTimer = setTimeout(() => {
       d.idleTimer = null
@@ -565,14 +678,19 @@ export class RelayCore {
         .catch(this.#onError)
       return
     }
-    d.asleep = true
-    d.slept = sleepingStateOf(d.doc)
     // Asleep, nothing writes these (waking makes new ones): a sleeping record stays small.
     d.pendingDeletes = SEALED_MAP
     d.pendingOrigins = SEALED_SET
     d.pendingAuthors = SEALED_MAP
     d.kicks = SEALED_SET
     d.leavers = SEALED_SET
+    // Nothing stored (a conversation not created, a user with no profile): absent, not asleep.
+    if (d.doc.store.clients.size === 0) {
+      this.#makeAbsent(d)
+      return
+    }
+    d.asleep = true
+    d.slept = sleepingStateOf(d.doc)
     this.#asleep.set(d.name, d)
     this.#release(d)
   }
@@ -583,8 +701,8 @@ export class RelayCore {
    * conversations leaves a thousand sleeping records, not a thousand Y.Docs.
    */
   _answered(d: LoadedDoc): void {
-    // Not one that does not exist yet: asleep, only its members may read it, and it has none.
-    if (d.kind !== 'conv' || !d.quiet || d.asleep || this.#sleepAfterMs <= 0 || !d.conv?.exists) return
+    // One that does not exist yet goes back to being absent (`#sleep` tells).
+    if (d.kind !== 'conv' || !d.quiet || d.asleep || d.absent || this.#sleepAfterMs <= 0) return
     this.#sleep(d, true)
   }
 
@@ -623,7 +741,7 @@ export class RelayCore {
     return d
   }
 
-  async #loadFresh(name: string, kind: DocKind, key: string): Promise<LoadedDoc> {
+  async #loadFresh(name: string, kind: DocKind, key: string, absentOk: boolean): Promise<LoadedDoc> {
     const updates = await this.#storage.load(name)
     const d: LoadedDoc = {
       name,
@@ -635,11 +753,12 @@ export class RelayCore {
       sequencer: null,
       subscribers: new Map(),
       chain: Promise.resolve(),
-      members: new Set(),
+      members: SEALED_SET,
       last: null,
       pendingSince: null,
-      awarenessOwners: new Map(),
-      awarenessIdentities: new Map(),
+      claims: new AwarenessClaims(),
+      absent: false,
+      materialising: null,
       idleTimer: null,
       asleep: false,
       // What `#attach` (below) makes anew on every load and wake.
@@ -657,6 +776,12 @@ export class RelayCore {
       compactTimer: null,
       inboxDirty: false,
       inboxTimer: null,
+    }
+    if (updates.length === 0 && absentOk) {
+      // A name nothing is stored for: no Y.Doc until a frame would change it.
+      d.absent = true
+      this.#absent.set(name, d)
+      return d
     }
     this.#attach(d, updates)
     this.#touch(d)
@@ -1039,15 +1164,24 @@ export class CoreConnection {
     return false
   }
 
-  /** Typing state on conversations is the only awareness clients publish. */
-  #validAwareness(kind: string, state: unknown): boolean {
-    if (typeof state !== 'object' || state === null || Array.isArray(state)) return false
-    const keys = Object.keys(state)
-    // Stock y-websocket providers start with an empty state: it says nothing, so it is allowed.
-    if (keys.length === 0) return true
-    if (kind !== 'conv') return false
-    const s = state as { identity?: unknown; typing?: unknown }
-    return s.identity === this.identity && s.typing === true && keys.length === 2
+  /**
+   * A frame for an absent document (nothing stored, no Y.Doc): a first sync is answered with the
+   * empty state, and what changes nothing (an empty answer to the relay's step 1, awareness, an
+   * awareness query) is handled without loading it. Resolves null when the frame was handled, or
+   * with the document loaded when the frame would change it (a creation).
+   */
+  async #whileAbsent(d: LoadedDoc, type: number, decoder: decoding.Decoder): Promise<LoadedDoc | null> {
+    if (type === MessageType.sync) {
+      const dec = decoding.clone(decoder)
+      const syncType = decoding.readVarUint(dec)
+      if (syncType === syncProtocol.messageYjsSyncStep1) {
+        for (const frame of absentSyncAnswer(d.name)) this.send(frame)
+        return null
+      }
+      if (changesNothingAbsent(decoding.readVarUint8Array(dec))) return null
+    } else return null
+    const loaded = await this.#core._load(d.name)
+    return this.#closed || !loaded ? null : loaded
   }
 
   async #handle(data: Uint8Array): Promise<void> {
@@ -1055,7 +1189,15 @@ export class CoreConnection {
     if (this.#dropRefused(docName, type, decoder)) return
     if (this.#core._whileAsleep(this, docName, type, decoder)) return
     if (type !== MessageType.unsubscribe && this.#overLimit(docName)) return
-    const loading = this.#core._load(docName)
+    // Names are parsed before anything is allocated for them, and someone else's inbox is refused
+    // before it is loaded.
+    const parsed = parseDocName(docName)
+    if (parsed?.kind === 'inbox' && parsed.key !== this.identity) {
+      this.#core.metrics?.reject('not_participant')
+      this.send(encodeDenied(docName, 'not a participant'))
+      return
+    }
+    const loading = parsed && this.#core._open(docName)
     if (!loading) {
       this.send(encodeDenied(docName, 'unknown document'))
       return
@@ -1063,13 +1205,17 @@ export class CoreConnection {
     let d = await loading
     // Put back to sleep while this frame waited (`_sleepNow` can, between the load and this turn).
     while (d.asleep && !this.#closed) {
-      const again = this.#core._load(docName)
+      const again = this.#core._open(docName)
       if (!again) return
       d = await again
     }
-    if (this.#closed) return
+    if (this.#closed) {
+      this.#core._letGo(d)
+      return
+    }
     if (type === MessageType.unsubscribe) {
       this.#core._unsubscribe(this, d)
+      this.#core._letGo(d)
       return
     }
     if (!d.subscribers.has(this)) {
@@ -1081,10 +1227,23 @@ export class CoreConnection {
           reason: 'not_participant',
         })
         this.send(encodeDenied(docName, 'not a participant'))
+        this.#core._letGo(d)
         return
       }
-      if (this.#overLimit(docName)) return
+      const limit = this.#core._documentLimit(this, d)
+      if (limit) {
+        this.#core.metrics?.reject(limit.metric)
+        if (this.#socket.refusalFrames) this.#refuse(docName, RefusalCode.limit, limit.reason)
+        else this.close(CloseCode.limitExceeded, limit.reason)
+        this.#core._letGo(d)
+        return
+      }
       this.#core._subscribe(this, d)
+    }
+    if (d.absent) {
+      const absent = await this.#whileAbsent(d, type, decoder)
+      if (absent === null) return
+      d = absent
     }
     switch (type) {
       case MessageType.sync: {
@@ -1148,6 +1307,12 @@ export class CoreConnection {
             this.#reject(d, verdict.reason)
             return
           }
+          // Quotas on creations and additions: refused whole, with the quota in the reason.
+          const overQuota = verdict.effects ? this.#core._quotas.admit(this.identity, verdict.effects) : null
+          if (overQuota !== null) {
+            this.#reject(d, overQuota)
+            return
+          }
           if (verdict.newClients.length > 0) {
             const bindings = d.doc.getMap<string>(CLIENTS_ROOT)
             Y.transact(
@@ -1164,46 +1329,31 @@ export class CoreConnection {
         return
       }
       case MessageType.awareness: {
-        const awareness = this.#core._awarenessOf(d)
-        if (!awareness) return
         const update = decoding.readVarUint8Array(decoder)
         const own = d.subscribers.get(this)
-        const dec = decoding.createDecoder(update)
-        const n = decoding.readVarUint(dec)
-        const claimed: number[] = []
-        for (let i = 0; i < n; i++) {
-          const clientID = decoding.readVarUint(dec)
-          decoding.readVarUint(dec)
-          const state = JSON.parse(decoding.readVarString(dec)) as unknown
-          const owner = awareness.clientID === clientID ? null : d.awarenessOwners.get(clientID)
-          // A clientID stays its identity's while the document is loaded, across reconnects, and one
-          // bound to someone's writes is theirs before they publish: claimed by another while they
-          // are away, it would get their own typing refused.
-          const holder =
-            d.awarenessIdentities.get(clientID) ??
-            (d.conv ? d.doc.getMap<string>(CLIENTS_ROOT).get(String(clientID)) : undefined)
-          if (
-            owner === null ||
-            (owner !== undefined && owner.identity !== this.identity) ||
-            (holder !== undefined && holder !== this.identity)
-          ) {
-            this.#reject(d, 'awareness for a client id that is not yours')
-            return
-          }
-          if (state !== null && !this.#validAwareness(d.kind, state)) {
-            this.#reject(d, 'awareness state must carry your own identity')
-            return
-          }
-          claimed.push(clientID)
+        const decision = decideAwareness(update, {
+          kind: d.kind,
+          conn: this,
+          current: own?.values().next().value,
+          relayClientID: d.awareness?.clientID ?? d.doc.clientID,
+          claims: d.claims,
+          boundTo: (clientID) => (d.conv ? d.doc.getMap<string>(CLIENTS_ROOT).get(String(clientID)) : undefined),
+          forget: (clientID) => forgetClient(d.awareness, clientID),
+        })
+        if (decision.action === 'refuse') {
+          this.#reject(d, decision.reason)
+          return
         }
-        for (const clientID of claimed) {
-          // The same identity on a new connection (its old one not closed yet) takes the clientID over.
-          const previous = d.awarenessOwners.get(clientID)
-          if (previous && previous !== this) d.subscribers.get(previous)?.delete(clientID)
-          own?.add(clientID)
-          d.awarenessOwners.set(clientID, this)
-          d.awarenessIdentities.set(clientID, this.identity)
+        if (decision.action === 'drop') {
+          this.#core.metrics?.reject(decision.why)
+          return
         }
+        const awareness = this.#core._awarenessOf(d)
+        if (!awareness) return
+        // The same identity on a new connection (its old one not closed yet) takes the clientID over.
+        const previous = d.claims.claim(this, decision.clientID)
+        if (previous) d.subscribers.get(previous)?.delete(decision.clientID)
+        own?.add(decision.clientID)
         awarenessProtocol.applyAwarenessUpdate(awareness, update, this)
         return
       }

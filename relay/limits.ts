@@ -1,13 +1,15 @@
 import { DEFAULT_MAX_FRAME_BYTES } from '../src/sync/protocol.ts'
 import { DEFAULT_CLIENT_ID_LIMITS } from './client-ids.ts'
+import { DEFAULT_QUOTAS, type QuotaLimits } from './quotas.ts'
 
 /**
- * Network limits. Each is documented in docs/relay.md and has a wire-level test; exceeding one
- * closes the offending connection with `4429` (or `1009` for an oversized frame, `4401` for
- * authentication too slow), except the documents per connection: a document beyond it is refused
- * alone (a `refused` frame), and the connection goes on with the others. Everyone else is left alone.
+ * Network limits and quotas. Each is documented in docs/relay.md and has a wire-level test;
+ * exceeding a network limit closes the offending connection with `4429` (or `1009` for an
+ * oversized frame, `4401` for authentication too slow), except the documents per connection and per
+ * identity: a document beyond them is refused alone (a `refused` frame), and the connection goes on
+ * with the others. Exceeding a quota refuses the update that would go over it. Everyone else is left alone.
  */
-export interface RelayLimits {
+export interface RelayLimits extends QuotaLimits {
   /** Largest frame accepted, in bytes (default 1 MiB). */
   maxFrameBytes: number
   /** Frames a connection may send before its token is verified (default 16). */
@@ -21,6 +23,12 @@ export interface RelayLimits {
   authTimeoutMs: number
   /** Documents one connection may sync at once (default 5,000). */
   maxDocumentsPerConnection: number
+  /**
+   * Distinct documents one identity may sync at once, all its connections together (default
+   * 10,000): 20 connections may not hold 20 times as many. A name nothing is stored for costs a
+   * record of about 1 KiB, a document tens of KiB.
+   */
+  maxDocumentsPerIdentity: number
   /** Open connections per identity (default 20). */
   maxConnectionsPerIdentity: number
   /** Sustained frames per second per connection (default 500). */
@@ -43,11 +51,13 @@ export const DEFAULT_LIMITS: RelayLimits = {
   maxPreAuthBytes: 64 * 1024,
   authTimeoutMs: 10_000,
   maxDocumentsPerConnection: 5000,
+  maxDocumentsPerIdentity: 10_000,
   maxConnectionsPerIdentity: 20,
   framesPerSecond: 500,
   frameBurst: 5000,
   clientIdsPerHour: DEFAULT_CLIENT_ID_LIMITS.perHour,
   maxClientIdsPerIdentity: DEFAULT_CLIENT_ID_LIMITS.total,
+  ...DEFAULT_QUOTAS,
 }
 
 /** A token bucket: `take()` is false once the burst is spent faster than the rate refills it. */

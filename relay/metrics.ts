@@ -25,6 +25,12 @@ export const REJECTION_REASONS: readonly string[] = [
   'frame_size',
   'not_participant',
   'documents_per_connection',
+  'documents_per_identity',
+  'awareness_entries',
+  'awareness_second_client',
+  'awareness_user_document',
+  'awareness_client_ids',
+  'awareness_empty',
   'update_rejected',
 ]
 

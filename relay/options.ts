@@ -2,6 +2,7 @@ import { invalidArgument } from '../src/errors.ts'
 import { checkFunction, checkMethods, checkOptions, type OptionKeys } from '../src/options.ts'
 import type { AuthOptions } from './auth.ts'
 import type { RelayLimits } from './limits.ts'
+import { DEFAULT_QUOTAS } from './quotas.ts'
 import type { RelayOptions } from './server.ts'
 
 const RELAY_OPTIONS: OptionKeys<RelayOptions> = {
@@ -34,7 +35,13 @@ const LIMIT_KEYS: OptionKeys<RelayLimits> = {
   clientIdsPerHour: true,
   maxClientIdsPerIdentity: true,
   authTimeoutMs: true,
+  maxDocumentsPerIdentity: true,
+  conversationsPerHour: true,
+  participantsAddedPerHour: true,
+  addedByOthersPerHour: true,
 }
+
+const QUOTA_KEYS: ReadonlySet<string> = new Set(Object.keys(DEFAULT_QUOTAS))
 
 const AUTH_HINT = "createRelay needs `auth`: { secret: '<at least 32 bytes>' } or { publicKey: '<SPKI PEM>' }"
 
@@ -54,6 +61,8 @@ export const checkRelayOptions = (options: RelayOptions): RelayOptions => {
   }
   if (options.auth.secret === undefined && options.auth.publicKey === undefined) throw invalidArgument(AUTH_HINT)
   for (const [key, value] of Object.entries(checkOptions(options.limits, LIMIT_KEYS, 'createRelay limits'))) {
+    // Quotas take 0 and Infinity too; their values are checked by the quotas themselves (relay/quotas.ts).
+    if (QUOTA_KEYS.has(key)) continue
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)
       throw invalidArgument(`createRelay limits: ${key} must be a positive integer`)
   }

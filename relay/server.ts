@@ -132,6 +132,8 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       sleepAfterMs: options.sleepAfterMs,
       maxDocumentsPerConnection: limits.maxDocumentsPerConnection,
       clientIdLimits: { perHour: limits.clientIdsPerHour, total: limits.maxClientIdsPerIdentity },
+      maxDocumentsPerIdentity: limits.maxDocumentsPerIdentity,
+      quotas: limits,
       metrics,
       logger,
       onError: (error) => {

@@ -33,9 +33,17 @@ export const RELAY_IDENTITY = '@relay'
  * relay bug to report to the operator, with the `error`, not the client's fault.
  */
 export type Verdict =
-  | { ok: true; newClients: number[] }
+  | { ok: true; newClients: number[]; effects?: UpdateEffects }
   | { ok: false; reason: string; internal: false }
   | { ok: false; reason: string; internal: true; error: unknown }
+
+/** What an accepted conversation update does that the relay's quotas count (`relay/quotas.ts`). */
+export interface UpdateEffects {
+  /** It creates the conversation. */
+  creates: boolean
+  /** Participants it adds that were not participants before, the writer left out (`chat`: a user, who gets an inbox entry). */
+  added: Array<{ key: string; chat: boolean }>
+}
 
 /**
  * The log fields of a failure inside the validator: the document, the writer, the update's size
@@ -132,12 +140,28 @@ export const validateConversationUpdate = (
   update: Uint8Array,
   quota: ClientIdQuota | null = null,
 ): Verdict => {
-  return verdictOf(() => {
+  let effects: UpdateEffects | undefined
+  const verdict = verdictOf(() => {
     const { created, deletions, newClients } = decodeChanges(conv.doc, identity, update, KNOWN_ROOTS, true)
     checkSemantics(conv, docKey, identity, created, deletions)
+    effects = effectsOf(conv, identity, created)
     takeClientIds(quota, conv.doc, `conv/${docKey}`, identity, newClients, true)
     return newClients
   })
+  return verdict.ok && effects ? { ...verdict, effects } : verdict
+}
+
+/** What a valid update does that quotas count: a creation, participants added by the writer. */
+const effectsOf = (conv: ConversationDocument, identity: string, created: NewItem[]): UpdateEffects => {
+  let creates = false
+  const added = new Map<string, boolean>()
+  for (const it of created) {
+    if (it.values.length === 0) continue
+    if (it.root === ROOTS.meta && it.key === 'sid') creates = !conv.exists
+    if (it.root !== ROOTS.participants || it.key === identity || conv.participants.has(it.key)) continue
+    added.set(it.key, (it.values[it.values.length - 1] as ParticipantRecord).type === 'chat')
+  }
+  return { creates, added: [...added].map(([key, chat]) => ({ key, chat })) }
 }
 
 /**

@@ -20,6 +20,11 @@ export const randomHex = (bytes = 16, random: RandomSource = cryptoRandom): stri
 
 export const newConversationSid = (random?: RandomSource): ConversationSid =>
   `CH${randomHex(16, random)}` as ConversationSid
+/** Whether `value` is a conversation sid as {@link newConversationSid} makes them: `CH` and 32 hex digits. */
+export const isConversationSid = (value: string): value is ConversationSid =>
+  value.length === 34 && CONVERSATION_SID.test(value)
+const CONVERSATION_SID = /^CH[0-9a-f]{32}$/
+
 export const newMessageSid = (random?: RandomSource): MessageSid => `IM${randomHex(16, random)}` as MessageSid
 
 /**

@@ -1,7 +1,9 @@
 import type * as Y from 'yjs'
-import { participantSidFor } from '../ids.ts'
+import { isConversationSid, participantSidFor } from '../ids.ts'
 import type { ContentBlock } from './content.ts'
 import type { JsonObject } from './json.ts'
+import { LIMITS } from './limits.ts'
+import { isIdentity } from './validate.ts'
 
 /**
  * How a conversation is laid out in its Yjs document. Every root is a Y.Map of plain JSON values,
@@ -231,3 +233,29 @@ export const docNames = {
   user: (identity: string): string => `user/${identity}`,
   local: (identity: string): string => `local/${identity}`,
 } as const
+
+/** The kinds of document the relay serves (a device's `local/` document never leaves it). */
+export type SyncedDocKind = 'conv' | 'inbox' | 'user'
+
+/**
+ * The one parser of the names of documents a relay serves: `conv/<sid>` with a sid as
+ * `newConversationSid` makes them, `inbox/<identity>` and `user/<identity>` with a valid identity.
+ * Null for anything else, so a name is refused before anything is allocated for it.
+ */
+export const parseDocName = (name: string): { kind: SyncedDocKind; key: string } | null => {
+  // Longer than any valid name: refused before it is sliced.
+  if (name.length > 'inbox/'.length + LIMITS.identityLength) return null
+  const slash = name.indexOf('/')
+  if (slash < 0) return null
+  const prefix = name.slice(0, slash)
+  const key = name.slice(slash + 1)
+  switch (prefix) {
+    case 'conv':
+      return isConversationSid(key) ? { kind: 'conv', key } : null
+    case 'inbox':
+    case 'user':
+      return isIdentity(key) ? { kind: prefix, key } : null
+    default:
+      return null
+  }
+}

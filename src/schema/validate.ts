@@ -5,6 +5,13 @@ import { LIMITS } from './limits.ts'
 // biome-ignore lint/suspicious/noControlCharactersInRegex: identities must not contain control characters
 const CONTROL = /[\u0000-\u001f\u007f]/
 
+/** Whether `identity` is one {@link checkIdentity} accepts, without building an error. */
+export const isIdentity = (identity: unknown): identity is string =>
+  typeof identity === 'string' &&
+  identity.length <= LIMITS.identityLength &&
+  identity.trim().length > 0 &&
+  !CONTROL.test(identity)
+
 /** A user identity: 1–256 characters, no control characters. */
 export const checkIdentity = (identity: unknown, what = 'identity'): string => {
   if (typeof identity !== 'string' || identity.trim().length === 0)
