@@ -14,6 +14,7 @@ import { COMPACT_DELAY_MS, CompactionPolicy } from '../src/storage/persistence.t
 import {
   encodeAwarenessFrame,
   encodeDenied,
+  encodeUnavailable,
   encodeUpdateFrame,
   MessageType,
   readFrame,
@@ -30,6 +31,9 @@ import {
   summaryOf,
 } from './inbox.ts'
 import type { RelayMetrics } from './metrics.ts'
+import { takeBack } from './restore.ts'
+import { SEALS_ROOT } from './stamp-mac.ts'
+import { StampState } from './stamp-state.ts'
 import {
   CLIENTS_ROOT,
   changesNothing,
@@ -127,6 +131,11 @@ export interface RelayCoreOptions {
   /** Counters for `/metrics`. */
   metrics?: RelayMetrics
   /**
+   * The stamp key and high-water marks kept outside the store (see `stamp-state.ts`). Default: a
+   * random key for this process and no marks (nothing survives a restore).
+   */
+  stampState?: StampState
+  /**
    * Validate every conversation update before applying it (default true). Turning it off lets any
    * participant forge anything; it exists only to measure what validation costs.
    */
@@ -223,6 +232,8 @@ export class RelayCore {
   readonly metrics: RelayMetrics | null
   /** @internal */
   readonly _validate: boolean
+  /** @internal */
+  readonly _stamps: StampState
   #closed = false
 
   constructor(options: RelayCoreOptions) {
@@ -250,6 +261,7 @@ export class RelayCore {
     this.#maxDocs = options.maxDocumentsPerConnection ?? 5000
     this.metrics = options.metrics ?? null
     this._validate = options.validate ?? true
+    this._stamps = options.stampState ?? StampState.open({ path: null })
   }
 
   /** Accepts an authenticated connection for `identity`. */
@@ -424,6 +436,94 @@ export class RelayCore {
     if (d.kind === 'inbox') return false
     if (d.kind === 'user') return d.key === identity
     return this._mayRead(identity, d)
+  }
+
+  /**
+   * @internal Binds `clients` to `identity` in a conversation, each binding with the relay's MAC
+   * beside it (in `seals`), so the relay recognises it if a device returns it after a restore.
+   * Call inside a transaction, or it makes one of its own.
+   */
+  _bind(d: LoadedDoc, clients: number[], identity: string): void {
+    const bindings = d.doc.getMap<string>(CLIENTS_ROOT)
+    const seals = d.doc.getMap<string>(SEALS_ROOT)
+    Y.transact(
+      d.doc,
+      () => {
+        for (const c of clients) {
+          bindings.set(String(c), identity)
+          seals.set(String(c), this._stamps.key.binding(d.name, c, identity))
+        }
+      },
+      RELAY_ORIGIN,
+    )
+  }
+
+  /**
+   * @internal A conversation update from `conn` failed validation: if it carries what a restore
+   * made the relay forget (see `restore.ts`), takes back the relay's own stamps and bindings and
+   * the sender's own writes, leaves other people's writes on the device, and returns true (the
+   * update is then not refused: refusing would make the device drop its copy). Stamps that
+   * contradict the relay's put the conversation in quarantine.
+   */
+  _takeBack(conn: CoreConnection, d: LoadedDoc, update: Uint8Array): boolean {
+    if (!d.conv) return false
+    const found = takeBack(d.doc, d.name, conn.identity, update, this._stamps.key)
+    if (found.kind === 'none') return false
+    if (found.kind === 'conflict') {
+      this._quarantine(d, found.reason)
+      return true
+    }
+    if (found.relayPart) Y.applyUpdate(d.doc, found.relayPart, conn)
+    let own = 'none'
+    if (found.ownPart) {
+      const verdict = validateConversationUpdate(d.conv, d.key, conn.identity, found.ownPart)
+      if (verdict.ok) {
+        if (verdict.newClients.length > 0) this._bind(d, verdict.newClients, conn.identity)
+        Y.applyUpdate(d.doc, found.ownPart, conn)
+        own = 'applied'
+      } else own = `left on the device: ${verdict.reason}`
+    }
+    this.metrics?.reject('restore_take_back')
+    this._stamps.logger.info('restore_take_back', {
+      doc: d.name,
+      identity: conn.identity,
+      stamps: found.stamps,
+      foreignClients: found.foreign,
+      own,
+    })
+    return true
+  }
+
+  /**
+   * @internal Stops serving a conversation the relay cannot recover without changing an index a
+   * device has seen (see docs/relay.md, "Restoring a backup"): its subscribers get an
+   * `unavailable` frame, which keeps their copies, and every later frame for it gets the same.
+   */
+  _quarantine(d: LoadedDoc, reason: string): void {
+    if (this._stamps.quarantined.has(d.name)) return
+    this._stamps.quarantined.set(d.name, reason)
+    this.metrics?.reject('restore_conflict')
+    this._stamps.logger.error('conversation_quarantined', { doc: d.name, reason })
+    const frame = encodeUnavailable(d.name, `the relay cannot serve this conversation (${reason})`)
+    for (const conn of [...d.subscribers.keys()]) {
+      conn.send(frame)
+      this._unsubscribe(conn, d)
+    }
+  }
+
+  /**
+   * @internal Whether the store lacks indices this conversation gave before (it was restored from
+   * a backup and devices have not brought them all back): its membership may be behind too.
+   */
+  _behind(d: LoadedDoc): boolean {
+    const mark = this._stamps.mark(d.name)
+    if (!d.conv || mark < 0) return false
+    let present = 0
+    d.conv.stamps.forEach((s) => {
+      if (typeof s?.i === 'number' && s.i <= mark) present++
+    })
+    // Indices are given once each, from 0: fewer stamps at or below the mark means some are missing.
+    return present < mark + 1
   }
 
   /** @internal */
@@ -662,12 +762,17 @@ export class RelayCore {
       // The relay's clientID is bound in the same transaction as its first stamps (a load that
       // only answers reads writes nothing).
       const bindings = doc.getMap<string>(CLIENTS_ROOT)
-      const self = String(doc.clientID)
+      const self = doc.clientID
+      const key = this._stamps.key
       d.sequencer = new Sequencer(doc, {
         now: this.#now,
         beforeStamp: () => {
-          if (!bindings.has(self)) bindings.set(self, RELAY_IDENTITY)
+          if (!bindings.has(String(self))) this._bind(d, [self], RELAY_IDENTITY)
         },
+        // Above every index this conversation ever gave: after a restore, those the store lost
+        // belong to stamps that devices hold and will bring back.
+        floor: this._stamps.mark(d.name) + 1,
+        sign: (id, i, t) => key.stamp(d.name, id, i, t),
       })
       conv.participants.observe((event) => {
         for (const [identity, change] of event.changes.keys) {
@@ -819,6 +924,9 @@ export class RelayCore {
     // The append starts now (a burst shares one commit in stores that group them); the chain only
     // keeps broadcasts in update order, each after its own update is stored.
     const started = performance.now()
+    // The high-water mark is written before the stamps it covers are stored, so it is never below
+    // an index a device can have seen.
+    if (d.sequencer) this._stamps.issued(d.name, d.sequencer.next - 1)
     const stored = this.#storage.append(d.name, update)
     d.chain = d.chain
       .then(async () => {
@@ -970,6 +1078,12 @@ export class CoreConnection {
 
   async #handle(data: Uint8Array): Promise<void> {
     const { docName, type, decoder } = readFrame(data)
+    const quarantined = this.#core._stamps.quarantined.get(docName)
+    if (quarantined !== undefined) {
+      if (type !== MessageType.unsubscribe)
+        this.send(encodeUnavailable(docName, `the relay cannot serve this conversation (${quarantined})`))
+      return
+    }
     if (this.#core._whileAsleep(this, docName, type, decoder)) return
     const loading = this.#core._load(docName)
     if (!loading) {
@@ -991,7 +1105,11 @@ export class CoreConnection {
     if (!d.subscribers.has(this)) {
       if (!this.#core._mayRead(this.identity, d)) {
         this.#core.metrics?.reject('not_participant')
-        this.send(encodeDenied(docName, 'not a participant'))
+        // Restored from a backup, the store may not know yet that this person was added: a denial
+        // would make their device drop its copy, which may hold their own writes and nobody else's.
+        if (this.#core._behind(d))
+          this.send(encodeUnavailable(docName, 'not a participant as far as the relay knows after a restore'))
+        else this.send(encodeDenied(docName, 'not a participant'))
         return
       }
       if (this.docs.size >= this.#core._maxDocs) {
@@ -1037,12 +1155,15 @@ export class CoreConnection {
           this.#core._answered(d)
           return
         }
-        decoding.readVarUint(decoder)
+        const syncKind = decoding.readVarUint(decoder)
         const update = decoding.readVarUint8Array(decoder)
         if (!this.#core._mayWrite(this.identity, d)) {
           // A sync reply to a document one may only read repeats what the relay has: nothing to do.
-          // (Where one may write, the validator already passes over what is known.)
-          if (!isNoopUpdate(d.doc, update)) this.#reject(docName, 'this document is read-only for you')
+          // (Where one may write, the validator already passes over what is known.) One that holds
+          // more — what a relay restored from a backup forgot: its own inbox writes, other people's
+          // profiles — is left on the device, not refused: nothing of it is applied either way.
+          if (syncKind !== syncProtocol.messageYjsSyncStep2 && !isNoopUpdate(d.doc, update))
+            this.#reject(docName, 'this document is read-only for you')
           return
         }
         if (d.kind === 'user' && this.#core._validate) {
@@ -1055,19 +1176,11 @@ export class CoreConnection {
         if (d.conv && this.#core._validate) {
           const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update)
           if (!verdict.ok) {
-            this.#reject(docName, verdict.reason)
+            // What a relay restored from a backup forgot is taken back rather than refused.
+            if (!this.#core._takeBack(this, d, update)) this.#reject(docName, verdict.reason)
             return
           }
-          if (verdict.newClients.length > 0) {
-            const bindings = d.doc.getMap<string>(CLIENTS_ROOT)
-            Y.transact(
-              d.doc,
-              () => {
-                for (const c of verdict.newClients) bindings.set(String(c), this.identity)
-              },
-              RELAY_ORIGIN,
-            )
-          }
+          if (verdict.newClients.length > 0) this.#core._bind(d, verdict.newClients, this.identity)
         }
         this.#core.metrics && this.#core.metrics.updatesApplied++
         Y.applyUpdate(d.doc, update, this)

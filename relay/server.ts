@@ -15,6 +15,7 @@ import { type CoreConnection, RelayCore } from './core.ts'
 import { DEFAULT_LIMITS, type RelayLimits, TokenBucket } from './limits.ts'
 import { type Logger, silentLogger } from './log.ts'
 import { RelayMetrics } from './metrics.ts'
+import { StampState } from './stamp-state.ts'
 
 /** Frames one connection's socket holds back at most before writing them (see `send` below). */
 const CORKED_FRAMES = 32
@@ -44,6 +45,15 @@ export interface RelayOptions {
   heartbeatMs?: number
   /** Server clock (sequencing stamps). */
   now?: () => number
+  /**
+   * The relay's stamp-state file: its stamp key and each conversation's highest index, kept
+   * outside the store so that a store restored from a backup loses nothing devices hold and never
+   * gives an index twice (docs/relay.md, "Restoring a backup"). Default: `<dataPath>.stamps` for
+   * a SQLite file, none otherwise (`null`: none).
+   */
+  stampStatePath?: string | null
+  /** A stamp key of your own (at least 32 bytes) instead of the one in the stamp-state file. */
+  stampKey?: Uint8Array
 }
 
 /** A running (or ready to run) relay. */
@@ -104,8 +114,16 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
   const ownsStorage = options.storage === undefined
   const storage = options.storage ?? createSqliteStorage({ path: options.dataPath ?? ':memory:' })
   let core: RelayCore
+  let stampState: StampState | null = null
   try {
+    const fileStore = ownsStorage && options.dataPath !== undefined && options.dataPath !== ':memory:'
+    stampState = StampState.open({
+      path: options.stampStatePath === undefined ? (fileStore ? `${options.dataPath}.stamps` : null) : options.stampStatePath,
+      key: options.stampKey,
+      logger,
+    })
     core = new RelayCore({
+      stampState,
       storage,
       now: options.now,
       idleUnloadMs: options.idleUnloadMs,
@@ -117,6 +135,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
     })
   } catch (error) {
     // A bad option: the store this call opened is closed again.
+    stampState?.close()
     if (ownsStorage) await storage.close()
     throw error
   }
@@ -378,6 +397,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
         http.closeAllConnections()
       })
       if (ownsStorage) await storage.close()
+      stampState?.close()
       logger.info('relay_closed', {})
     },
   }
