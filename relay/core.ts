@@ -192,6 +192,8 @@ interface LoadedDoc {
   compactTimer: ReturnType<typeof setTimeout> | null
   inboxDirty: boolean
   inboxTimer: ReturnType<typeof setTimeout> | null
+  /** The sum of its state vector's clocks: how much it holds (see `StampState.behind`). */
+  clocks: number
 }
 
 const kindOf = (name: string): { kind: DocKind; key: string } | null => {
@@ -469,6 +471,8 @@ export class RelayCore {
     if (!d.conv) return false
     const found = takeBack(d.doc, d.name, conn.identity, update, this._stamps.key)
     if (found.kind === 'none') return false
+    // Other people's writes alone are a sign of a restore only where the store is known to lag.
+    if (found.kind === 'take' && found.relayPart === null && !this._behind(d)) return false
     if (found.kind === 'conflict') {
       this._quarantine(d, found.reason)
       return true
@@ -516,14 +520,7 @@ export class RelayCore {
    * a backup and devices have not brought them all back): its membership may be behind too.
    */
   _behind(d: LoadedDoc): boolean {
-    const mark = this._stamps.mark(d.name)
-    if (!d.conv || mark < 0) return false
-    let present = 0
-    d.conv.stamps.forEach((s) => {
-      if (typeof s?.i === 'number' && s.i <= mark) present++
-    })
-    // Indices are given once each, from 0: fewer stamps at or below the mark means some are missing.
-    return present < mark + 1
+    return d.conv !== null && this._stamps.behind(d.name, d.clocks)
   }
 
   /** @internal */
@@ -725,6 +722,7 @@ export class RelayCore {
       compactTimer: null,
       inboxDirty: false,
       inboxTimer: null,
+      clocks: 0,
     }
     this.#attach(d, updates)
     this.#touch(d)
@@ -747,6 +745,11 @@ export class RelayCore {
     d.slept = null
     d.quiet = true
     d.loadedFrom = updates.length === 1 ? updates[0]! : null
+    d.clocks = 0
+    for (const structs of doc.store.clients.values()) {
+      const last = structs[structs.length - 1]
+      if (last) d.clocks += last.id.clock + last.length
+    }
     d.pendingDeletes = new Map()
     d.pendingOrigins = new Set()
     d.pendingAuthors = new Map()
@@ -872,8 +875,10 @@ export class RelayCore {
     const author = tr.origin instanceof CoreConnection ? tr.origin : MIXED
     let changed = tr.deleteSet.clients.size > 0
     for (const [client, clock] of tr.afterState) {
-      if ((tr.beforeState.get(client) ?? 0) === clock) continue
+      const before = tr.beforeState.get(client) ?? 0
+      if (before === clock) continue
       changed = true
+      d.clocks += clock - before
       const known = d.pendingAuthors.get(client)
       d.pendingAuthors.set(client, known === undefined || known === author ? author : MIXED)
     }
@@ -926,7 +931,7 @@ export class RelayCore {
     const started = performance.now()
     // The high-water mark is written before the stamps it covers are stored, so it is never below
     // an index a device can have seen.
-    if (d.sequencer) this._stamps.issued(d.name, d.sequencer.next - 1)
+    this._stamps.issued(d.name, d.sequencer ? d.sequencer.next - 1 : -1, d.clocks)
     const stored = this.#storage.append(d.name, update)
     d.chain = d.chain
       .then(async () => {

@@ -19,9 +19,15 @@ export interface StampStateOptions {
 }
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS marks (doc TEXT PRIMARY KEY, high INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS marks (doc TEXT PRIMARY KEY, high INTEGER NOT NULL, clocks INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 `
+
+/** A conversation's marks: the highest index given and the most its store held (clock sum). */
+interface Mark {
+  high: number
+  clocks: number
+}
 
 /**
  * What the relay keeps outside its store so that a store restored from a backup neither forgets
@@ -32,7 +38,10 @@ CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
  * - each conversation's **high-water mark**, the highest index it ever gave, written before the
  *   stamps that reach it are stored (and so before any device can see them). A conversation loaded
  *   from a store that lags its mark resumes above the mark: the indices in between belong to
- *   stamps some device may hold, and come back with those devices.
+ *   stamps some device may hold, and come back with those devices;
+ * - how much each conversation's store held at most (the sum of its state vector's clocks, which
+ *   only grows): while the store holds less, it was restored and is **behind** — devices may hold
+ *   writes it lost, other people's included, and people it does not know as participants.
  *
  * Marks are written with `synchronous = NORMAL`: they survive a crash of the relay, and may lag
  * after a power failure (the store itself is fsynced; the mark is then below what the store holds
@@ -42,10 +51,10 @@ export class StampState {
   readonly key: StampKey
   readonly logger: Logger
   readonly #db: Database.Database | null
-  readonly #get: Database.Statement<[string], number> | null
-  readonly #put: Database.Statement<[string, number]> | null
+  readonly #get: Database.Statement<[string], Mark> | null
+  readonly #put: Database.Statement<[string, number, number]> | null
   /** Marks read or written in this process. */
-  readonly #marks = new Map<string, number>()
+  readonly #marks = new Map<string, Mark>()
   /** Conversations the relay stopped serving, and why (see `RelayCore`). */
   readonly quarantined = new Map<string, string>()
 
@@ -53,10 +62,11 @@ export class StampState {
     this.key = key
     this.logger = logger
     this.#db = db
-    this.#get = db ? db.prepare<[string], number>('SELECT high FROM marks WHERE doc = ?').pluck() : null
+    this.#get = db ? db.prepare<[string], Mark>('SELECT high, clocks FROM marks WHERE doc = ?') : null
     this.#put = db
-      ? db.prepare<[string, number]>(
-          'INSERT INTO marks (doc, high) VALUES (?1, ?2) ON CONFLICT (doc) DO UPDATE SET high = MAX(high, ?2)',
+      ? db.prepare<[string, number, number]>(
+          `INSERT INTO marks (doc, high, clocks) VALUES (?1, ?2, ?3)
+           ON CONFLICT (doc) DO UPDATE SET high = MAX(high, ?2), clocks = MAX(clocks, ?3)`,
         )
       : null
   }
@@ -90,25 +100,36 @@ export class StampState {
     return new StampState(new StampKey(new Uint8Array(stored)), db, logger)
   }
 
+  #read(docName: string): Mark {
+    let m = this.#marks.get(docName)
+    if (m === undefined) {
+      const row = this.#get?.get(docName)
+      m = { high: row?.high ?? -1, clocks: row?.clocks ?? 0 }
+      this.#marks.set(docName, m)
+    }
+    return m
+  }
+
   /** The highest index ever given in `docName` (-1 when none, or when there is no file). */
   mark(docName: string): number {
-    const known = this.#marks.get(docName)
-    if (known !== undefined) return known
-    const high = this.#get?.get(docName) ?? -1
-    this.#marks.set(docName, high)
-    return high
+    return this.#read(docName).high
   }
 
-  /** Records that indices up to `highest` were given in `docName` (before they are stored). */
-  issued(docName: string, highest: number): void {
-    if (highest <= this.mark(docName)) return
-    this.#marks.set(docName, highest)
-    this.#put?.run(docName, highest)
+  /** Whether `docName`'s store, holding `clocks` now, holds less than it once did (it was restored). */
+  behind(docName: string, clocks: number): boolean {
+    return clocks < this.#read(docName).clocks
   }
 
-  /** Forgets the marks cached for `docName` (it was unloaded). */
-  forget(docName: string): void {
-    this.#marks.delete(docName)
+  /**
+   * Records that indices up to `highest` were given in `docName` and that its store will hold
+   * `clocks` (before those are stored).
+   */
+  issued(docName: string, highest: number, clocks: number): void {
+    const m = this.#read(docName)
+    if (highest <= m.high && clocks <= m.clocks) return
+    m.high = Math.max(m.high, highest)
+    m.clocks = Math.max(m.clocks, clocks)
+    this.#put?.run(docName, m.high, m.clocks)
   }
 
   close(): void {
