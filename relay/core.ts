@@ -32,7 +32,7 @@ import {
 } from './inbox.ts'
 import type { RelayMetrics } from './metrics.ts'
 import { takeBack } from './restore.ts'
-import { SEALS_ROOT } from './stamp-mac.ts'
+import { SEALS_ROOT, StampKey } from './stamp-mac.ts'
 import { StampState } from './stamp-state.ts'
 import {
   CLIENTS_ROOT,
@@ -480,7 +480,7 @@ export class RelayCore {
     if (found.relayPart) Y.applyUpdate(d.doc, found.relayPart, conn)
     let own = 'none'
     if (found.ownPart) {
-      const verdict = validateConversationUpdate(d.conv, d.key, conn.identity, found.ownPart)
+      const verdict = validateConversationUpdate(d.conv, d.key, conn.identity, found.ownPart, this._stampedFor(d))
       if (verdict.ok) {
         if (verdict.newClients.length > 0) this._bind(d, verdict.newClients, conn.identity)
         Y.applyUpdate(d.doc, found.ownPart, conn)
@@ -496,6 +496,15 @@ export class RelayCore {
       own,
     })
     return true
+  }
+
+  /**
+   * @internal Whether a stamp taken back after a restore was given to a message by `author` (its
+   * `a` MAC): only they may bring back the message, which the relay never held.
+   */
+  _stampedFor(d: LoadedDoc): (id: string, author: string) => boolean {
+    const key = this._stamps.key
+    return (id, author) => StampKey.same(d.conv?.stamps.get(id)?.a, key.author(d.name, id, author))
   }
 
   /**
@@ -775,7 +784,7 @@ export class RelayCore {
         // Above every index this conversation ever gave: after a restore, those the store lost
         // belong to stamps that devices hold and will bring back.
         floor: this._stamps.mark(d.name) + 1,
-        sign: (id, i, t) => key.stamp(d.name, id, i, t),
+        sign: (m, i, t) => ({ s: key.stamp(d.name, m.id, i, t), a: key.author(d.name, m.id, m.author) }),
       })
       conv.participants.observe((event) => {
         for (const [identity, change] of event.changes.keys) {
@@ -1179,7 +1188,7 @@ export class CoreConnection {
           }
         }
         if (d.conv && this.#core._validate) {
-          const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update)
+          const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update, this.#core._stampedFor(d))
           if (!verdict.ok) {
             // What a relay restored from a backup forgot is taken back rather than refused.
             if (!this.#core._takeBack(this, d, update)) this.#reject(docName, verdict.reason)

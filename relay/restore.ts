@@ -55,7 +55,7 @@ interface RunRecords {
 }
 
 const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
-const STAMP_FIELDS = new Set(['i', 't', 's'])
+const STAMP_FIELDS = new Set(['i', 't', 's', 'a'])
 
 /** Splits a refused update from `identity` (see above). */
 export const takeBack = (
@@ -109,6 +109,7 @@ export const takeBack = (
         !Object.keys(s).every((k) => STAMP_FIELDS.has(k)) ||
         !isIndex(s.i) ||
         typeof s.t !== 'number' ||
+        (s.a !== undefined && (typeof s.a !== 'string' || s.a.length > 64)) ||
         !Number.isFinite(s.t) ||
         !StampKey.same(s.s, key.stamp(docName, id, s.i, s.t))
       )

@@ -40,6 +40,11 @@ export class StampKey {
     return this.#mac('stamp', docName, id, String(i), String(t))
   }
 
+  /** The MAC of message `id`'s author (a stamp's `a`). */
+  author(docName: string, id: string, author: string): string {
+    return this.#mac('author', docName, id, author)
+  }
+
   /** The MAC of the binding of `clientID` to `identity` in document `docName`. */
   binding(docName: string, clientID: number | string, identity: string): string {
     return this.#mac('binding', docName, String(clientID), identity)

@@ -52,7 +52,7 @@ export class StampState {
   readonly logger: Logger
   readonly #db: Database.Database | null
   readonly #get: Database.Statement<[string], Mark> | null
-  readonly #put: Database.Statement<[string, number, number]> | null
+  readonly #put: Database.Statement<[Mark & { doc: string }]> | null
   /** Marks read or written in this process. */
   readonly #marks = new Map<string, Mark>()
   /** Conversations the relay stopped serving, and why (see `RelayCore`). */
@@ -64,9 +64,9 @@ export class StampState {
     this.#db = db
     this.#get = db ? db.prepare<[string], Mark>('SELECT high, clocks FROM marks WHERE doc = ?') : null
     this.#put = db
-      ? db.prepare<[string, number, number]>(
-          `INSERT INTO marks (doc, high, clocks) VALUES (?1, ?2, ?3)
-           ON CONFLICT (doc) DO UPDATE SET high = MAX(high, ?2), clocks = MAX(clocks, ?3)`,
+      ? db.prepare<[Mark & { doc: string }]>(
+          `INSERT INTO marks (doc, high, clocks) VALUES (@doc, @high, @clocks)
+           ON CONFLICT (doc) DO UPDATE SET high = MAX(high, @high), clocks = MAX(clocks, @clocks)`,
         )
       : null
   }
@@ -129,7 +129,15 @@ export class StampState {
     if (highest <= m.high && clocks <= m.clocks) return
     m.high = Math.max(m.high, highest)
     m.clocks = Math.max(m.clocks, clocks)
-    this.#put?.run(docName, m.high, m.clocks)
+    try {
+      this.#put?.run({ doc: docName, high: m.high, clocks: m.clocks })
+    } catch (error) {
+      // The relay goes on serving (the store is fine); only a later restore is less protected.
+      this.logger.error('stamp_mark_failed', {
+        doc: docName,
+        message: error instanceof Error ? error.message : String(error),
+      })
+    }
   }
 
   close(): void {

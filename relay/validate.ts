@@ -121,10 +121,11 @@ export const validateConversationUpdate = (
   docKey: string,
   identity: string,
   update: Uint8Array,
+  stampedFor: (id: string, author: string) => boolean = () => false,
 ): Verdict => {
   return verdictOf(() => {
     const { created, deletions, newClients } = decodeChanges(conv.doc, identity, update, KNOWN_ROOTS, true)
-    checkSemantics(conv, docKey, identity, created, deletions)
+    checkSemantics(conv, docKey, identity, created, deletions, stampedFor)
     return newClients
   })
 }
@@ -394,6 +395,7 @@ const checkSemantics = (
   identity: string,
   created: NewItem[],
   deletions: Deletion[],
+  stampedFor: (id: string, author: string) => boolean,
 ): void => {
   const latest = (root: string): Map<string, unknown> => {
     const out = new Map<string, unknown>()
@@ -485,7 +487,11 @@ const checkSemantics = (
         if (!me) refuse('only participants may send')
         if (me!.access !== 'ReadWrite') refuse('read-only participants may not send')
         if (conv.get('state', 'active') === 'closed') refuse('the conversation is closed')
-        if (conv.messages.has(it.key) || conv.stamps.has(it.key)) refuse('message ids cannot be reused')
+        // A stamp stays when its message is removed, so a stamp means the id was used; except a stamp
+        // a restored relay took back before the message (no entry ever under that key), which its
+        // author — and only they — may now bring back (see relay/restore.ts).
+        const awaited = !conv.messages._map.has(it.key) && stampedFor(it.key, identity)
+        if (conv.messages.has(it.key) || (conv.stamps.has(it.key) && !awaited)) refuse('message ids cannot be reused')
         for (const v of it.values) checkMessage(it.key, v, identity, docKey)
         break
       }

@@ -132,6 +132,8 @@ export interface StampRecord {
   i: number
   t: number
   s?: string
+  /** The relay's MAC of the message's author, so only they can bring back a message whose stamp came back first. */
+  a?: string
 }
 
 /** The latest edit of a message (the whole edited state, last writer wins). */

@@ -22,7 +22,7 @@ export interface SequencerOptions {
    * Signs a stamp (the relay's MAC, so that it can recognise its own stamps when a device returns
    * them after a restore). In-process sequencers sign nothing.
    */
-  sign?: (id: string, i: number, t: number) => string
+  sign?: (message: MessageRecord, i: number, t: number) => { s: string; a: string }
 }
 
 /**
@@ -42,7 +42,7 @@ export class Sequencer {
   /** The highest index among the stamps present (-1 when none). */
   #highest = -1
   readonly #beforeStamp: (() => void) | undefined
-  readonly #sign: ((id: string, i: number, t: number) => string) | undefined
+  readonly #sign: SequencerOptions['sign']
   readonly #observer: (event: Y.YMapEvent<MessageRecord>) => void
   readonly #stampObserver: (event: Y.YMapEvent<StampRecord>) => void
 
@@ -110,7 +110,7 @@ export class Sequencer {
       for (const m of records) {
         if (stamps.has(m.id)) continue
         const i = this.#next++
-        const stamp: StampRecord = this.#sign ? { i, t, s: this.#sign(m.id, i, t) } : { i, t }
+        const stamp: StampRecord = this.#sign ? { i, t, ...this.#sign(m, i, t) } : { i, t }
         stamps.set(m.id, stamp)
       }
     }, SEQUENCER_ORIGIN)

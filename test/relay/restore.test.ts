@@ -1,0 +1,193 @@
+/**
+ * A relay restored from an older backup loses nothing a device still holds and never gives an
+ * index twice (docs/relay.md, "Restoring a backup"). Real relays on one real SQLite file (the
+ * backup is taken with `VACUUM INTO` while the relay runs), real clients each with its own SQLite
+ * store, stopped and started again on it.
+ */
+import { copyFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Relay } from '../../relay/index.ts'
+import type { LogFields, Logger } from '../../relay/log.ts'
+import { type Client, ColloquyError, type Conversation } from '../../src/index.ts'
+import { createSqliteStorage } from '../../src/storage/sqlite.ts'
+import { freePort, Harness, messagesOf, waitUntil } from './helpers.ts'
+
+type Indexed = Map<string, number>
+
+/** A logger that keeps every line, for what the relay says about the restore. */
+const recordingLogger = (): Logger & { lines: Array<{ event: string; fields: LogFields }> } => {
+  const lines: Array<{ event: string; fields: LogFields }> = []
+  const keep = (event: string, fields: LogFields = {}) => void lines.push({ event, fields })
+  return { lines, info: keep, warn: keep, error: keep }
+}
+
+describe('relay: restoring a backup', () => {
+  const h = new Harness()
+  afterEach(() => h.cleanup())
+
+  /** A device: a client for `identity` on its own SQLite file, started (and stopped) at will. */
+  const devices = (dir: string, url: () => string) => {
+    const open = new Map<string, Client>()
+    const errors: Error[] = []
+    const states = new Map<string, number>()
+    return {
+      errors,
+      states,
+      async start(name: string, identity = name): Promise<Client> {
+        const storage = createSqliteStorage({ path: join(dir, `${name}.sqlite`) })
+        const client = await h.client(identity, { relayUrl: url(), storage })
+        h.defer(() => storage.close())
+        client.on('error', (e: Error) => errors.push(e))
+        client.on('connectionStateChanged', () => states.set(name, (states.get(name) ?? 0) + 1))
+        open.set(name, client)
+        return client
+      },
+      async stop(name: string): Promise<void> {
+        await open.get(name)?.shutdown()
+        open.delete(name)
+      },
+    }
+  }
+
+  /** Every message `client` holds in `sid`, by body, with its index (null while pending). */
+  const held = async (client: Client, sid: string) => {
+    const conv = await client.getConversationBySid(sid)
+    return messagesOf(conv)
+  }
+  const indexed = async (client: Client, sid: string): Promise<Indexed> =>
+    new Map((await held(client, sid)).filter((m) => m.index !== null).map((m) => [m.body!, m.index!]))
+
+  const allIndexed = async (client: Client, sid: string, bodies: string[], what: string): Promise<Indexed> => {
+    await waitUntil(
+      async () => {
+        const got = await indexed(client, sid).catch(() => new Map())
+        return bodies.every((b) => got.has(b))
+      },
+      what,
+      30_000,
+    )
+    return indexed(client, sid)
+  }
+
+  const backup = (db: string, to: string): void => {
+    const live = new Database(db)
+    try {
+      live.exec(`VACUUM INTO '${to}'`)
+    } finally {
+      live.close()
+    }
+  }
+
+  /** Puts the backup at the store's path, as docs/relay.md says (the stamp-state file stays). */
+  const restore = (from: string, db: string): void => {
+    rmSync(`${db}-wal`, { force: true })
+    rmSync(`${db}-shm`, { force: true })
+    copyFileSync(from, db)
+  }
+
+  /** Round-robin sends `bodies` from the conversations, each awaited (the device holds its own write). */
+  const sendAll = async (convs: Conversation[], bodies: string[]): Promise<void> => {
+    for (const [n, body] of bodies.entries()) await convs[n % convs.length]!.sendMessage(body)
+  }
+
+  const expectDistinct = (indices: Indexed, what: string): void => {
+    const seen = new Map<number, string>()
+    for (const [body, i] of indices) {
+      expect(seen.get(i), `${what}: index ${i} given to ${seen.get(i)} and ${body}`).toBeUndefined()
+      seen.set(i, body)
+    }
+  }
+
+  it('takes back the last 50 messages from three devices; devices that write first never reuse an index', async () => {
+    const dir = h.tmpdir()
+    const db = join(dir, 'relay.sqlite')
+    const saved = join(dir, 'backup.sqlite')
+    const port = await freePort()
+    let relay: Relay | null = null
+    const logger = recordingLogger()
+    const start = async (): Promise<Relay> => {
+      relay = await h.relay({ dataPath: db, logger }, port)
+      return relay
+    }
+    await start()
+    const d = devices(dir, () => relay!.url)
+    const alice = await d.start('alice')
+    const bob = await d.start('bob')
+    const carol = await d.start('carol')
+    const conv = await alice.createConversation({ friendlyName: 'restore', join: true })
+    for (const who of ['bob', 'carol', 'dave']) await conv.add(who)
+    const sid = conv.sid
+    const convs = [conv]
+    for (const c of [bob, carol]) {
+      await waitUntil(() => c.getConversationBySid(sid).then(() => true), `${c.identity} has the conversation`)
+      convs.push(await c.getConversationBySid(sid))
+    }
+
+    // Before the backup: 10 messages. After it: 50, from all three devices, which all hold all 60.
+    const early = Array.from({ length: 10 }, (_, n) => `early ${n}`)
+    const late = Array.from({ length: 50 }, (_, n) => `late ${n}`)
+    await sendAll(convs, early)
+    for (const c of [alice, bob, carol]) await allIndexed(c, sid, early, `${c.identity} holds the early messages`)
+    await relay!.core.flush()
+    backup(db, saved)
+    await sendAll(convs, late)
+    const seen = new Map<string, Indexed>()
+    for (const c of [alice, bob, carol])
+      seen.set(c.identity, await allIndexed(c, sid, [...early, ...late], `${c.identity} holds all 60`))
+    const before = seen.get('alice')!
+    for (const c of ['bob', 'carol']) expect(seen.get(c)).toEqual(before)
+    expect(new Set(before.values()).size).toBe(60)
+
+    // Stop everything; restore the backup; start the relay again on the same file and port.
+    for (const name of ['alice', 'bob', 'carol']) await d.stop(name)
+    await relay!.close()
+    restore(saved, db)
+    await start()
+
+    // A fresh device that never saw the lost stamps writes first: indices above all 60.
+    const dave = await d.start('dave')
+    await waitUntil(() => dave.getConversationBySid(sid).then(() => true), 'dave has the conversation')
+    const dconv = await dave.getConversationBySid(sid)
+    const fromDave = ['dave 0', 'dave 1', 'dave 2']
+    await sendAll([dconv], fromDave)
+    const daveFirst = await allIndexed(dave, sid, fromDave, 'dave’s messages are indexed')
+    for (const b of fromDave) expect(daveFirst.get(b)!).toBeGreaterThan(Math.max(...before.values()))
+
+    // One of the three comes back and writes before the others.
+    const alice2 = await d.start('alice')
+    const aconv = await alice2.getConversationBySid(sid)
+    const fromAlice = ['alice after 0', 'alice after 1']
+    await sendAll([aconv], fromAlice)
+    const aliceFirst = await allIndexed(alice2, sid, fromAlice, 'alice’s new messages are indexed')
+
+    // The other two come back, and a fresh device of bob's.
+    const bob2 = await d.start('bob')
+    const carol2 = await d.start('carol')
+    const everything = [...early, ...late, ...fromDave, ...fromAlice]
+    const expected = new Map([...before, ...daveFirst, ...aliceFirst])
+    expectDistinct(expected, 'indices as first seen')
+    const bobFresh = await d.start('bob-fresh', 'bob')
+    const running: Array<[string, Client]> = [
+      ['alice', alice2],
+      ['bob', bob2],
+      ['carol', carol2],
+      ['dave', dave],
+      ['bob-fresh', bobFresh],
+    ]
+    for (const [name, c] of running) {
+      const got = await allIndexed(c, sid, everything, `${name} ends with every message`)
+      expect(got, `no index changed on ${name}`).toEqual(expected)
+      expectDistinct(got, name)
+    }
+
+    // Nothing was refused, in a loop or at all; the relay said what it took back.
+    const rejected = relay!.metrics.rejections
+    expect(rejected.get('update_rejected') ?? 0).toBe(0)
+    expect(d.errors.filter((e) => e instanceof ColloquyError)).toEqual([])
+    for (const [name, n] of d.states) expect(n, `${name} connection state changes`).toBeLessThan(10)
+    expect(logger.lines.some((l) => l.event === 'restore_take_back')).toBe(true)
+    expect(logger.lines.some((l) => l.event === 'conversation_quarantined')).toBe(false)
+  }, 120_000)
+})
