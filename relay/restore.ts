@@ -175,11 +175,23 @@ export const takeBack = (
   }
   const allClients = new Set(decoded.structs.map((s) => s.id.client))
   const relayPart =
-    runs.size === 0 ? null : rebuild(update, decoded.ds, [...allClients].filter((c) => !runs.has(c)), new Map())
+    runs.size === 0
+      ? null
+      : rebuild(
+          update,
+          decoded.ds,
+          [...allClients].filter((c) => !runs.has(c)),
+          new Map(),
+        )
   const ownPart =
     own.length === 0 && ownDeletes.size === 0
       ? null
-      : rebuild(update, decoded.ds, [...allClients].filter((c) => !ownSet.has(c)), ownDeletes)
+      : rebuild(
+          update,
+          decoded.ds,
+          [...allClients].filter((c) => !ownSet.has(c)),
+          ownDeletes,
+        )
   if ((runs.size > 0 && relayPart === null) || (ownPart === null && (own.length > 0 || ownDeletes.size > 0)))
     return NONE
   return { kind: 'take', relayPart, ownPart, stamps: stampCount, foreign: foreign.size }
@@ -197,8 +209,7 @@ const relayRecords = (doc: Y.Doc, client: number, list: Struct[], bound: string 
   for (const s of list) {
     if (!(s instanceof Y.Item) || s.id.clock !== clock || s.length !== 1) return null
     clock++
-    if (s.origin !== null || s.rightOrigin !== null || typeof s.parent !== 'string' || s.parentSub === null)
-      return null
+    if (s.origin !== null || s.rightOrigin !== null || typeof s.parent !== 'string' || s.parentSub === null) return null
     if (!(s.content instanceof Y.ContentAny) || s.content.arr.length !== 1) return null
     const target =
       s.parent === ROOTS.stamps
@@ -249,7 +260,12 @@ const rebuild = (
   }
   const structs = Y.diffUpdate(update, encoding.toUint8Array(sv))
   const tail = encodeDeletes(
-    new Map([...original.clients].map(([c, ranges]) => [c, ranges.map((r: { clock: number; len: number }) => [r.clock, r.len] as const)])),
+    new Map(
+      [...original.clients].map(([c, ranges]) => [
+        c,
+        ranges.map((r: { clock: number; len: number }) => [r.clock, r.len] as const),
+      ]),
+    ),
   )
   const cut = structs.length - tail.length
   if (cut < 0 || !tail.every((b, i) => structs[cut + i] === b)) return null

@@ -118,7 +118,12 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
   try {
     const fileStore = ownsStorage && options.dataPath !== undefined && options.dataPath !== ':memory:'
     stampState = StampState.open({
-      path: options.stampStatePath === undefined ? (fileStore ? `${options.dataPath}.stamps` : null) : options.stampStatePath,
+      path:
+        options.stampStatePath === undefined
+          ? fileStore
+            ? `${options.dataPath}.stamps`
+            : null
+          : options.stampStatePath,
       key: options.stampKey,
       logger,
     })
