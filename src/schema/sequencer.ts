@@ -51,7 +51,9 @@ export class Sequencer {
     this.#now = options.now ?? Date.now
     this.#beforeStamp = options.beforeStamp
     this.#sign = options.sign
-    this.#doc.stamps.forEach((stamp) => this.#saw(stamp))
+    this.#doc.stamps.forEach((stamp) => {
+      this.#saw(stamp)
+    })
     this.#next = Math.max(this.#next, options.floor ?? 0)
     this.#observer = (event) => {
       const added: string[] = []
