@@ -32,13 +32,14 @@ import {
 } from './inbox.ts'
 import type { RelayMetrics } from './metrics.ts'
 import { takeBack } from './restore.ts'
-import { SEALS_ROOT, StampKey } from './stamp-mac.ts'
+import { StampKey } from './stamp-mac.ts'
 import { StampState } from './stamp-state.ts'
 import {
   CLIENTS_ROOT,
   changesNothing,
   isNoopUpdate,
   RELAY_IDENTITY,
+  SEALS_ROOT,
   type SleepingState,
   sleepingStateOf,
   validateConversationUpdate,
@@ -940,7 +941,7 @@ export class RelayCore {
     const started = performance.now()
     // The high-water mark is written before the stamps it covers are stored, so it is never below
     // an index a device can have seen.
-    this._stamps.issued(d.name, d.sequencer ? d.sequencer.next - 1 : -1, d.clocks)
+    if (d.sequencer) this._stamps.issued(d.name, d.sequencer.next - 1, d.clocks)
     const stored = this.#storage.append(d.name, update)
     d.chain = d.chain
       .then(async () => {

@@ -3,8 +3,8 @@ import * as Y from 'yjs'
 import { isPlainObject } from '../src/schema/json.ts'
 import { ROOTS, type StampRecord } from '../src/schema/layout.ts'
 import { LIMITS } from '../src/schema/limits.ts'
-import { SEALS_ROOT, StampKey } from './stamp-mac.ts'
-import { CLIENTS_ROOT, RELAY_IDENTITY } from './validate.ts'
+import { StampKey } from './stamp-mac.ts'
+import { CLIENTS_ROOT, RELAY_IDENTITY, SEALS_ROOT } from './validate.ts'
 
 /**
  * Taking back what a relay restored from a backup lost, from the devices that hold it.

@@ -1,13 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { invalidArgument } from '../src/errors.ts'
 
-/**
- * Root of a conversation document holding, per bound clientID, the relay's MAC of that binding
- * (`seals[clientID] = mac(doc, clientID, identity)`). Written by the relay only, beside `clients`,
- * whose values stay plain identities.
- */
-export const SEALS_ROOT = 'seals'
-
 /** Bytes of a stamp key. */
 export const STAMP_KEY_BYTES = 32
 

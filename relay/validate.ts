@@ -20,6 +20,11 @@ import { ACCESS, checkEmoji, NOTIFICATION_LEVELS, ROLES, STATES } from '../src/s
 
 /** Root holding clientID → identity bindings; written by the relay only. */
 export const CLIENTS_ROOT = 'clients'
+/**
+ * Root holding, per bound clientID, the relay's MAC of that binding (see relay/stamp-mac.ts);
+ * written by the relay only, beside `clients`, whose values stay plain identities.
+ */
+export const SEALS_ROOT = 'seals'
 /** The identity bound to the relay's own clientIDs (stamps, bindings). */
 export const RELAY_IDENTITY = '@relay'
 
@@ -63,7 +68,7 @@ const META_KEYS = new Set<keyof MetaFields>([
 ])
 const IMMUTABLE_META = new Set(['sid', 'createdBy', 'dateCreated'])
 const EDIT_KEYS = new Set(['content', 'attributes', 'by', 'at'])
-const KNOWN_ROOTS = new Set<string>([...Object.values(ROOTS), CLIENTS_ROOT])
+const KNOWN_ROOTS = new Set<string>([...Object.values(ROOTS), CLIENTS_ROOT, SEALS_ROOT])
 /**
  * New clientIDs one update may bind. An honest update brings one per session of the device that
  * wrote since its last sync; each binding is stored forever and sent to every participant.
