@@ -73,6 +73,34 @@ class SealedSet<T> extends Set<T> {
 const SEALED_MAP = new SealedMap<never, never>()
 const SEALED_SET = new SealedSet<never>()
 
+/** How long an answer to a step 1 waits for the client's own reply (see `CoreConnection.#hold`). */
+const HOLD_MS = 5_000
+
+/** Whether state vector `sv` (a client's) holds structs `doc` lacks. */
+const aheadOf = (doc: Y.Doc, sv: Uint8Array): boolean => {
+  for (const [client, clock] of Y.decodeStateVector(sv)) if (clock > Y.getState(doc.store, client)) return true
+  return false
+}
+
+/** The larger of state vector `sv` and what `update` holds, per client (encoded). */
+const mergeStateVectors = (sv: Uint8Array, update: Uint8Array): Uint8Array => {
+  const merged = Y.decodeStateVector(sv)
+  let ofUpdate: Map<number, number>
+  try {
+    ofUpdate = Y.decodeStateVector(Y.encodeStateVectorFromUpdate(update))
+  } catch {
+    return sv
+  }
+  for (const [client, clock] of ofUpdate) if (clock > (merged.get(client) ?? 0)) merged.set(client, clock)
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, merged.size)
+  for (const [client, clock] of merged) {
+    encoding.writeVarUint(encoder, client)
+    encoding.writeVarUint(encoder, clock)
+  }
+  return encoding.toUint8Array(encoder)
+}
+
 /** WebSocket close reasons are limited to 123 bytes. */
 const shortReason = (text: string): string => (text.length > 120 ? `${text.slice(0, 117)}...` : text)
 
@@ -671,7 +699,7 @@ export class RelayCore {
    */
   _whileAsleep(conn: CoreConnection, name: string, type: number, decoder: decoding.Decoder): boolean {
     const d = this.#asleep.get(name)
-    if (!d?.subscribers.has(conn)) return false
+    if (!d?.subscribers.has(conn) || conn._holds(d)) return false
     switch (type) {
       case MessageType.unsubscribe:
         this._unsubscribe(conn, d)
@@ -1091,6 +1119,100 @@ export class CoreConnection {
     return s.identity === this.identity && s.typing === true && keys.length === 2
   }
 
+  /** Step 1 answers held until this connection's sync reply for the document (see `#handle`). */
+  readonly #held = new Map<LoadedDoc, { sv: Uint8Array; timer: ReturnType<typeof setTimeout> }>()
+
+  /** @internal Whether an answer to this connection's step 1 for `d` waits for its reply. */
+  _holds(d: LoadedDoc): boolean {
+    return this.#held.has(d)
+  }
+
+  #hold(d: LoadedDoc, sv: Uint8Array): void {
+    const previous = this.#held.get(d)
+    if (previous) clearTimeout(previous.timer)
+    // A client that never answers the relay's step 1 still gets its answer.
+    const timer = setTimeout(() => {
+      if (this.#held.get(d)?.timer !== timer) return
+      this.#held.delete(d)
+      this.#queue = this.#queue
+        .then(() => (this.#closed || !d.subscribers.has(this) ? undefined : this.#answer(d, sv, false)))
+        .catch(() => this.close(CloseCode.protocolError, 'malformed frame'))
+    }, HOLD_MS)
+    unrefTimer(timer)
+    this.#held.set(d, { sv, timer })
+  }
+
+  /**
+   * Answers a step 1 (state vector `sv`) with sync step 2 (and, unless already sent, the relay's
+   * own step 1 and the awareness states).
+   */
+  async #answer(d: LoadedDoc, sv: Uint8Array, withStep1: boolean): Promise<void> {
+    const docName = d.name
+    // Answer only with what is stored: a stamp must never reach anyone before it is durable.
+    // The answer is taken now and sent once everything applied before it is stored; what is
+    // applied while we wait reaches this (already subscribed) connection by the broadcast,
+    // after it is stored.
+    const encoder = startFrame(docName, MessageType.sync)
+    encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2)
+    // A client with nothing (an empty state vector) gets the one stored entry the document
+    // was built from, if nothing changed since: the same state, without encoding it again.
+    encoding.writeVarUint8Array(
+      encoder,
+      d.loadedFrom !== null && sv.length === 1 && sv[0] === 0 ? d.loadedFrom : Y.encodeStateAsUpdate(d.doc, sv),
+    )
+    const step1 = startFrame(docName, MessageType.sync)
+    syncProtocol.writeSyncStep1(step1, d.doc)
+    // Updates of this turn are in the answer: put them on the chain before waiting for it.
+    this.#core._flushPending(d)
+    await d.chain
+    this.send(encoding.toUint8Array(encoder))
+    if (!withStep1) {
+      this.#core._answered(d)
+      return
+    }
+    this.send(encoding.toUint8Array(step1))
+    if (d.awareness && d.awareness.getStates().size > 0) {
+      this.send(
+        encodeAwarenessFrame(
+          docName,
+          awarenessProtocol.encodeAwarenessUpdate(d.awareness, [...d.awareness.getStates().keys()]),
+        ),
+      )
+    }
+    this.#core._answered(d)
+  }
+
+  /** Handles a sync step 2 or update from the client: checked, then applied or refused. */
+  #update(d: LoadedDoc, docName: string, syncKind: number, update: Uint8Array): void {
+    if (!this.#core._mayWrite(this.identity, d)) {
+      // A sync reply to a document one may only read repeats what the relay has: nothing to do.
+      // (Where one may write, the validator already passes over what is known.) One that holds
+      // more — what a relay restored from a backup forgot: its own inbox writes, other people's
+      // profiles — is left on the device, not refused: nothing of it is applied either way.
+      if (syncKind !== syncProtocol.messageYjsSyncStep2 && !isNoopUpdate(d.doc, update))
+        this.#reject(docName, 'this document is read-only for you')
+      return
+    }
+    if (d.kind === 'user' && this.#core._validate) {
+      const verdict = validateProfileUpdate(d.doc, this.identity, update)
+      if (!verdict.ok) {
+        this.#reject(docName, verdict.reason)
+        return
+      }
+    }
+    if (d.conv && this.#core._validate) {
+      const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update, this.#core._stampedFor(d))
+      if (!verdict.ok) {
+        // What a relay restored from a backup forgot is taken back rather than refused.
+        if (!this.#core._takeBack(this, d, update)) this.#reject(docName, verdict.reason)
+        return
+      }
+      if (verdict.newClients.length > 0) this.#core._bind(d, verdict.newClients, this.identity)
+    }
+    this.#core.metrics && this.#core.metrics.updatesApplied++
+    Y.applyUpdate(d.doc, update, this)
+  }
+
   async #handle(data: Uint8Array): Promise<void> {
     const { docName, type, decoder } = readFrame(data)
     const quarantined = this.#core._stamps.quarantined.get(docName)
@@ -1138,67 +1260,33 @@ export class CoreConnection {
       case MessageType.sync: {
         const syncType = decoding.peekVarUint(decoder)
         if (syncType === syncProtocol.messageYjsSyncStep1) {
-          // Answer only with what is stored: a stamp must never reach anyone before it is durable.
-          // The answer is taken now and sent once everything applied before it is stored; what is
-          // applied while we wait reaches this (already subscribed) connection by the broadcast,
-          // after it is stored.
           decoding.readVarUint(decoder)
           const sv = decoding.readVarUint8Array(decoder)
-          const encoder = startFrame(docName, MessageType.sync)
-          encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2)
-          // A client with nothing (an empty state vector) gets the one stored entry the document
-          // was built from, if nothing changed since: the same state, without encoding it again.
-          encoding.writeVarUint8Array(
-            encoder,
-            d.loadedFrom !== null && sv.length === 1 && sv[0] === 0 ? d.loadedFrom : Y.encodeStateAsUpdate(d.doc, sv),
-          )
-          const step1 = startFrame(docName, MessageType.sync)
-          syncProtocol.writeSyncStep1(step1, d.doc)
-          // Updates of this turn are in the answer: put them on the chain before waiting for it.
-          this.#core._flushPending(d)
-          await d.chain
-          this.send(encoding.toUint8Array(encoder))
-          this.send(encoding.toUint8Array(step1))
-          if (d.awareness && d.awareness.getStates().size > 0) {
-            this.send(
-              encodeAwarenessFrame(
-                docName,
-                awarenessProtocol.encodeAwarenessUpdate(d.awareness, [...d.awareness.getStates().keys()]),
-              ),
-            )
+          if (d.conv && aheadOf(d.doc, sv)) {
+            // The device holds writes the relay lacks (an offline backlog; after a restore, perhaps
+            // stamps the relay forgot): the relay asks for them first and answers once they are
+            // handled, so that nothing it holds reaches the device before what the device holds was
+            // checked against it — a stamp that contradicts the relay's stops serving the
+            // conversation before any device is sent two indices for one message.
+            const step1 = startFrame(docName, MessageType.sync)
+            syncProtocol.writeSyncStep1(step1, d.doc)
+            this.send(encoding.toUint8Array(step1))
+            this.#hold(d, sv)
+            return
           }
-          this.#core._answered(d)
+          await this.#answer(d, sv, true)
           return
         }
         const syncKind = decoding.readVarUint(decoder)
         const update = decoding.readVarUint8Array(decoder)
-        if (!this.#core._mayWrite(this.identity, d)) {
-          // A sync reply to a document one may only read repeats what the relay has: nothing to do.
-          // (Where one may write, the validator already passes over what is known.) One that holds
-          // more — what a relay restored from a backup forgot: its own inbox writes, other people's
-          // profiles — is left on the device, not refused: nothing of it is applied either way.
-          if (syncKind !== syncProtocol.messageYjsSyncStep2 && !isNoopUpdate(d.doc, update))
-            this.#reject(docName, 'this document is read-only for you')
-          return
+        this.#update(d, docName, syncKind, update)
+        const held = this.#held.get(d)
+        if (held) {
+          this.#held.delete(d)
+          clearTimeout(held.timer)
+          // What it just sent is not sent back.
+          if (!this.#closed && d.subscribers.has(this)) await this.#answer(d, mergeStateVectors(held.sv, update), false)
         }
-        if (d.kind === 'user' && this.#core._validate) {
-          const verdict = validateProfileUpdate(d.doc, this.identity, update)
-          if (!verdict.ok) {
-            this.#reject(docName, verdict.reason)
-            return
-          }
-        }
-        if (d.conv && this.#core._validate) {
-          const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update, this.#core._stampedFor(d))
-          if (!verdict.ok) {
-            // What a relay restored from a backup forgot is taken back rather than refused.
-            if (!this.#core._takeBack(this, d, update)) this.#reject(docName, verdict.reason)
-            return
-          }
-          if (verdict.newClients.length > 0) this.#core._bind(d, verdict.newClients, this.identity)
-        }
-        this.#core.metrics && this.#core.metrics.updatesApplied++
-        Y.applyUpdate(d.doc, update, this)
         return
       }
       case MessageType.awareness: {

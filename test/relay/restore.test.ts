@@ -190,4 +190,65 @@ describe('relay: restoring a backup', () => {
     expect(logger.lines.some((l) => l.event === 'restore_take_back')).toBe(true)
     expect(logger.lines.some((l) => l.event === 'conversation_quarantined')).toBe(false)
   }, 120_000)
+
+  it('a stamp that contradicts the relay’s stops serving that conversation, and no device drops anything', async () => {
+    // The stamp key is kept, the high-water marks are not (as if the stamp-state file had been
+    // restored from the backup too): a device that never saw the lost stamps writes first and gets
+    // an index a lost stamp already has. That cannot be recovered without changing an index.
+    const dir = h.tmpdir()
+    const db = join(dir, 'relay.sqlite')
+    const saved = join(dir, 'backup.sqlite')
+    const port = await freePort()
+    const stampKey = new Uint8Array(32).fill(7)
+    const logger = recordingLogger()
+    let relay: Relay | null = null
+    const start = async (): Promise<Relay> => {
+      relay = await h.relay({ dataPath: db, logger, stampKey, stampStatePath: null }, port)
+      return relay
+    }
+    await start()
+    const d = devices(dir, () => relay!.url)
+    const alice = await d.start('alice')
+    const conv = await alice.createConversation({ friendlyName: 'conflict', join: true })
+    await conv.add('dave')
+    const other = await alice.createConversation({ friendlyName: 'unaffected', join: true })
+    const sid = conv.sid
+    const early = ['early 0', 'early 1', 'early 2']
+    const late = ['late 0', 'late 1', 'late 2']
+    await sendAll([conv], early)
+    await allIndexed(alice, sid, early, 'alice holds the early messages')
+    await relay!.core.flush()
+    backup(db, saved)
+    await sendAll([conv], late)
+    const before = await allIndexed(alice, sid, [...early, ...late], 'alice holds all six')
+    await d.stop('alice')
+    await relay!.close()
+    restore(saved, db)
+    await start()
+
+    const dave = await d.start('dave')
+    await waitUntil(() => dave.getConversationBySid(sid).then(() => true), 'dave has the conversation')
+    await sendAll([await dave.getConversationBySid(sid)], ['dave 0'])
+    const daves = await allIndexed(dave, sid, ['dave 0'], 'dave’s message is indexed')
+    expect(daves.get('dave 0')).toBe(before.get('late 0'))
+
+    const alice2 = await d.start('alice')
+    await waitUntil(
+      () => logger.lines.some((l) => l.event === 'conversation_quarantined' && l.fields.doc === `conv/${sid}`),
+      'the relay stops serving the conversation',
+    )
+    // Alice's device keeps every message with the index it had; dave's keeps his.
+    expect(await indexed(alice2, sid)).toEqual(before)
+    expect(await indexed(dave, sid)).toEqual(daves)
+    // Her other conversation is served as before.
+    const o = await alice2.getConversationBySid(other.sid)
+    await sendAll([o], ['elsewhere'])
+    await allIndexed(alice2, other.sid, ['elsewhere'], 'the other conversation is served')
+    // Nothing was refused; the operator sees why.
+    expect(relay!.metrics.rejections.get('update_rejected') ?? 0).toBe(0)
+    expect(relay!.metrics.rejections.get('restore_conflict')).toBe(1)
+    expect(d.errors).toEqual([])
+    for (const [name, n] of d.states) expect(n, `${name} connection state changes`).toBeLessThan(10)
+    expect(await indexed(alice2, sid)).toEqual(before)
+  }, 60_000)
 })
