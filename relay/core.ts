@@ -500,7 +500,8 @@ export class RelayCore {
     if (!d.conv) return false
     const found = takeBack(d.doc, d.name, conn.identity, update, this._stamps.key)
     if (found.kind === 'none') return false
-    // Other people's writes alone are a sign of a restore only where the store is known to lag.
+    // Without records of the relay's, only where the store is known to lag: other people's writes
+    // and deletions alone are no proof of a restore.
     if (found.kind === 'take' && found.relayPart === null && !this._behind(d)) return false
     if (found.kind === 'conflict') {
       this._quarantine(d, found.reason)
@@ -508,11 +509,12 @@ export class RelayCore {
     }
     if (found.relayPart) Y.applyUpdate(d.doc, found.relayPart, conn)
     let own = 'none'
-    if (found.ownPart) {
-      const verdict = validateConversationUpdate(d.conv, d.key, conn.identity, found.ownPart, this._stampedFor(d))
+    for (const part of [found.ownPart, found.ownStrict]) {
+      if (part === null || own === 'applied') continue
+      const verdict = validateConversationUpdate(d.conv, d.key, conn.identity, part, this._stampedFor(d))
       if (verdict.ok) {
         if (verdict.newClients.length > 0) this._bind(d, verdict.newClients, conn.identity)
-        Y.applyUpdate(d.doc, found.ownPart, conn)
+        Y.applyUpdate(d.doc, part, conn)
         own = 'applied'
       } else own = `left on the device: ${verdict.reason}`
     }

@@ -39,6 +39,12 @@ export type TakeBack =
       relayPart: Uint8Array | null
       /** The sender's own writes, to validate as usual (null when none). */
       ownPart: Uint8Array | null
+      /**
+       * The same with only the deletions of the sender's own structs, should `ownPart` be refused:
+       * it may carry someone else's deletion of what the relay has (a read horizon they moved on),
+       * which only they can bring back. Null when it would be the same as `ownPart`.
+       */
+      ownStrict: Uint8Array | null
       stamps: number
       /** ClientIDs of other identities whose writes stay on the device for now. */
       foreign: number
@@ -158,12 +164,14 @@ export const takeBack = (
     const who = (runBindings.get(String(client)) as string | undefined) ?? bindings.get(String(client))
     if (who !== undefined && who !== identity) foreign.add(client)
   }
-  if (runs.size === 0 && foreign.size === 0) return NONE
+  // Without records of the relay's, the caller takes what is left only where the store is known
+  // to lag (`StampState.behind`): other people's writes alone are no proof of a restore.
 
   const own = [...fresh.keys()].filter((c) => !runs.has(c) && !foreign.has(c))
   // Deletions: the sender's own structs, and what the relay has; never what stays on the device.
   const ownSet = new Set(own)
   const ownDeletes = new Map<number, Array<[number, number]>>()
+  const mineDeletes = new Map<number, Array<[number, number]>>()
   for (const [client, ranges] of decoded.ds.clients) {
     const limit = ownSet.has(client) ? Number.POSITIVE_INFINITY : Y.getState(store, client)
     const kept: Array<[number, number]> = []
@@ -171,7 +179,10 @@ export const takeBack = (
       const end = Math.min(r.clock + r.len, limit)
       if (end > r.clock) kept.push([r.clock, end - r.clock])
     }
-    if (kept.length > 0) ownDeletes.set(client, kept)
+    if (kept.length === 0) continue
+    ownDeletes.set(client, kept)
+    const who = (runBindings.get(String(client)) as string | undefined) ?? bindings.get(String(client))
+    if (ownSet.has(client) || who === identity) mineDeletes.set(client, kept)
   }
   const allClients = new Set(decoded.structs.map((s) => s.id.client))
   const relayPart =
@@ -192,9 +203,13 @@ export const takeBack = (
           [...allClients].filter((c) => !ownSet.has(c)),
           ownDeletes,
         )
+  const ownStrict =
+    ownPart === null || mineDeletes.size === ownDeletes.size
+      ? null
+      : rebuild(update, decoded.ds, [...allClients].filter((c) => !ownSet.has(c)), mineDeletes)
   if ((runs.size > 0 && relayPart === null) || (ownPart === null && (own.length > 0 || ownDeletes.size > 0)))
     return NONE
-  return { kind: 'take', relayPart, ownPart, stamps: stampCount, foreign: foreign.size }
+  return { kind: 'take', relayPart, ownPart, ownStrict, stamps: stampCount, foreign: foreign.size }
 }
 
 /**
