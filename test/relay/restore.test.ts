@@ -59,6 +59,20 @@ describe('relay: restoring a backup', () => {
   const indexed = async (client: Client, sid: string): Promise<Indexed> =>
     new Map((await held(client, sid)).filter((m) => m.index !== null).map((m) => [m.body!, m.index!]))
 
+  const messageBy = async (conv: Conversation, body: string) => {
+    let page = await conv.getMessages(100)
+    for (;;) {
+      const m = page.items.find((x) => x.body === body)
+      if (m) return m
+      if (!page.hasPrevPage) throw new Error(`no message ${body}`)
+      page = await page.prevPage()
+    }
+  }
+  const reactionsOf = async (client: Client, sid: string, body: string): Promise<string> =>
+    (await messageBy(await client.getConversationBySid(sid), body)).reactions
+      .map((r) => `${r.emoji}:${r.users.join(',')}`)
+      .join(' ')
+
   const allIndexed = async (client: Client, sid: string, bodies: string[], what: string): Promise<Indexed> => {
     await waitUntil(
       async () => {
@@ -130,12 +144,24 @@ describe('relay: restoring a backup', () => {
     const late = Array.from({ length: 50 }, (_, n) => `late ${n}`)
     await sendAll(convs, early)
     for (const c of [alice, bob, carol]) await allIndexed(c, sid, early, `${c.identity} holds the early messages`)
+    // carol's 👍 on the first message is in the backup; she takes it back after, and reacts 🎉 to a
+    // late message: deletions and writes of hers that alice's and bob's devices hold too.
+    await (await messageBy(convs[2]!, 'early 2')).react('👍')
+    await waitUntil(async () => (await reactionsOf(alice, sid, 'early 2')) === '👍:carol', 'alice sees carol’s 👍')
     await relay!.core.flush()
     backup(db, saved)
     await sendAll(convs, late)
     const seen = new Map<string, Indexed>()
     for (const c of [alice, bob, carol])
       seen.set(c.identity, await allIndexed(c, sid, [...early, ...late], `${c.identity} holds all 60`))
+    await (await messageBy(convs[2]!, 'early 2')).unreact('👍')
+    await (await messageBy(convs[2]!, 'late 0')).react('🎉')
+    for (const c of [alice, bob])
+      await waitUntil(
+        async () =>
+          (await reactionsOf(c, sid, 'early 2')) === '' && (await reactionsOf(c, sid, 'late 0')) === '🎉:carol',
+        `${c.identity} sees carol’s reactions change`,
+      )
     const before = seen.get('alice')!
     for (const c of ['bob', 'carol']) expect(seen.get(c)).toEqual(before)
     expect(new Set(before.values()).size).toBe(60)
@@ -155,18 +181,19 @@ describe('relay: restoring a backup', () => {
     const daveFirst = await allIndexed(dave, sid, fromDave, 'dave’s messages are indexed')
     for (const b of fromDave) expect(daveFirst.get(b)!).toBeGreaterThan(Math.max(...before.values()))
 
-    // One of the three comes back and writes before the others.
-    const alice2 = await d.start('alice')
-    const aconv = await alice2.getConversationBySid(sid)
-    const fromAlice = ['alice after 0', 'alice after 1']
-    await sendAll([aconv], fromAlice)
-    const aliceFirst = await allIndexed(alice2, sid, fromAlice, 'alice’s new messages are indexed')
+    // One of the three comes back and writes before the others (bob: a member, whose device holds
+    // alice's and carol's messages and carol's removal of a reaction, none of which he may write).
+    const bob2 = await d.start('bob')
+    const bconv2 = await bob2.getConversationBySid(sid)
+    const fromBob = ['bob after 0', 'bob after 1']
+    await sendAll([bconv2], fromBob)
+    const bobFirst = await allIndexed(bob2, sid, fromBob, 'bob’s new messages are indexed')
 
     // The other two come back, and a fresh device of bob's.
-    const bob2 = await d.start('bob')
+    const alice2 = await d.start('alice')
     const carol2 = await d.start('carol')
-    const everything = [...early, ...late, ...fromDave, ...fromAlice]
-    const expected = new Map([...before, ...daveFirst, ...aliceFirst])
+    const everything = [...early, ...late, ...fromDave, ...fromBob]
+    const expected = new Map([...before, ...daveFirst, ...bobFirst])
     expectDistinct(expected, 'indices as first seen')
     const bobFresh = await d.start('bob-fresh', 'bob')
     const running: Array<[string, Client]> = [
@@ -180,6 +207,11 @@ describe('relay: restoring a backup', () => {
       const got = await allIndexed(c, sid, everything, `${name} ends with every message`)
       expect(got, `no index changed on ${name}`).toEqual(expected)
       expectDistinct(got, name)
+      await waitUntil(
+        async () =>
+          (await reactionsOf(c, sid, 'early 2')) === '' && (await reactionsOf(c, sid, 'late 0')) === '🎉:carol',
+        `${name} ends with carol’s reactions as she left them`,
+      )
     }
 
     // Nothing was refused, in a loop or at all; the relay said what it took back.
