@@ -206,7 +206,12 @@ export const takeBack = (
   const ownStrict =
     ownPart === null || mineDeletes.size === ownDeletes.size
       ? null
-      : rebuild(update, decoded.ds, [...allClients].filter((c) => !ownSet.has(c)), mineDeletes)
+      : rebuild(
+          update,
+          decoded.ds,
+          [...allClients].filter((c) => !ownSet.has(c)),
+          mineDeletes,
+        )
   if ((runs.size > 0 && relayPart === null) || (ownPart === null && (own.length > 0 || ownDeletes.size > 0)))
     return NONE
   return { kind: 'take', relayPart, ownPart, ownStrict, stamps: stampCount, foreign: foreign.size }
