@@ -260,6 +260,12 @@ export class RelayCore {
   readonly #connections = new Set<CoreConnection>()
   readonly #online = new Map<string, number>()
   readonly #maxDocs: number
+  /**
+   * Step 1 frames of people a conversation that is behind did not know as participants (see
+   * `_behind`), handled again once it does: after a restore, the update that added them may come
+   * back later than they do.
+   */
+  readonly #waiting = new Map<LoadedDoc, Map<CoreConnection, Uint8Array>>()
   readonly metrics: RelayMetrics | null
   /** @internal */
   readonly _validate: boolean
@@ -563,6 +569,13 @@ export class RelayCore {
     return d.conv !== null && this._stamps.behind(d.name, d.clocks)
   }
 
+  /** @internal Handles `frame` (a step 1 from `conn`) again once `conn.identity` may read `d`. */
+  _waitToRead(d: LoadedDoc, conn: CoreConnection, frame: Uint8Array): void {
+    const waiting = this.#waiting.get(d) ?? new Map<CoreConnection, Uint8Array>()
+    waiting.set(conn, frame)
+    this.#waiting.set(d, waiting)
+  }
+
   /** @internal */
   _subscribe(conn: CoreConnection, d: LoadedDoc): void {
     if (d.subscribers.has(conn)) return
@@ -600,6 +613,7 @@ export class RelayCore {
   }
 
   #destroyDoc(d: LoadedDoc): void {
+    this.#waiting.delete(d)
     if (d.idleTimer) clearTimeout(d.idleTimer)
     d.idleTimer = null
     if (d.sleepTimer) clearTimeout(d.sleepTimer)
@@ -858,6 +872,15 @@ export class RelayCore {
     const removed = [...d.members].filter((m) => !next.has(m))
     d.members = next
     for (const identity of removed) d.leavers.add(identity)
+    const waiting = this.#waiting.get(d)
+    if (waiting) {
+      for (const [conn, frame] of waiting) {
+        if (!this._mayRead(conn.identity, d)) continue
+        waiting.delete(conn)
+        conn.receive(frame)
+      }
+      if (waiting.size === 0) this.#waiting.delete(d)
+    }
     const sid = d.conv!.get('sid', d.key)
     // Whoever may no longer read (removed, or never allowed once the conversation was created) is cut off.
     for (const conn of d.subscribers.keys()) d.kicks.add(conn.identity)
@@ -1246,9 +1269,11 @@ export class CoreConnection {
         this.#core.metrics?.reject('not_participant')
         // Restored from a backup, the store may not know yet that this person was added: a denial
         // would make their device drop its copy, which may hold their own writes and nobody else's.
-        if (this.#core._behind(d))
+        if (this.#core._behind(d)) {
           this.send(encodeUnavailable(docName, 'not a participant as far as the relay knows after a restore'))
-        else this.send(encodeDenied(docName, 'not a participant'))
+          if (type === MessageType.sync && decoding.peekVarUint(decoder) === syncProtocol.messageYjsSyncStep1)
+            this.#core._waitToRead(d, this, data)
+        } else this.send(encodeDenied(docName, 'not a participant'))
         return
       }
       if (this.docs.size >= this.#core._maxDocs) {

@@ -162,12 +162,21 @@ describe('relay: restoring a backup', () => {
           (await reactionsOf(c, sid, 'early 2')) === '' && (await reactionsOf(c, sid, 'late 0')) === '🎉:carol',
         `${c.identity} sees carol’s reactions change`,
       )
+    // erin is added after the backup and writes: only her device holds her message as hers.
+    await conv.add('erin')
+    const erin = await d.start('erin')
+    await waitUntil(() => erin.getConversationBySid(sid).then(() => true), 'erin has the conversation')
+    await (await erin.getConversationBySid(sid)).sendMessage('erin 0')
+    for (const c of [alice, bob, carol, erin]) {
+      const got = await allIndexed(c, sid, ['erin 0'], `${c.identity} holds erin’s message`)
+      seen.set(c.identity, got)
+    }
     const before = seen.get('alice')!
     for (const c of ['bob', 'carol']) expect(seen.get(c)).toEqual(before)
-    expect(new Set(before.values()).size).toBe(60)
+    expect(new Set(before.values()).size).toBe(61)
 
     // Stop everything; restore the backup; start the relay again on the same file and port.
-    for (const name of ['alice', 'bob', 'carol']) await d.stop(name)
+    for (const name of ['alice', 'bob', 'carol', 'erin']) await d.stop(name)
     await relay!.close()
     restore(saved, db)
     await start()
@@ -181,6 +190,12 @@ describe('relay: restoring a backup', () => {
     const daveFirst = await allIndexed(dave, sid, fromDave, 'dave’s messages are indexed')
     for (const b of fromDave) expect(daveFirst.get(b)!).toBeGreaterThan(Math.max(...before.values()))
 
+    // erin comes back before the update that added her: the relay does not know her yet, but her
+    // device keeps its copy (and is served once alice's device brings the addition back).
+    const erin2 = await d.start('erin')
+    await waitUntil(() => (relay!.metrics.rejections.get('not_participant') ?? 0) > 0, 'the relay does not know erin')
+    await waitUntil(async () => (await indexed(erin2, sid)).get('erin 0') === before.get('erin 0'), 'erin keeps hers')
+
     // One of the three comes back and writes before the others (bob: a member, whose device holds
     // alice's and carol's messages and carol's removal of a reaction, none of which he may write).
     const bob2 = await d.start('bob')
@@ -192,7 +207,7 @@ describe('relay: restoring a backup', () => {
     // The other two come back, and a fresh device of bob's.
     const alice2 = await d.start('alice')
     const carol2 = await d.start('carol')
-    const everything = [...early, ...late, ...fromDave, ...fromBob]
+    const everything = [...early, ...late, 'erin 0', ...fromDave, ...fromBob]
     const expected = new Map([...before, ...daveFirst, ...bobFirst])
     expectDistinct(expected, 'indices as first seen')
     const bobFresh = await d.start('bob-fresh', 'bob')
@@ -201,6 +216,7 @@ describe('relay: restoring a backup', () => {
       ['bob', bob2],
       ['carol', carol2],
       ['dave', dave],
+      ['erin', erin2],
       ['bob-fresh', bobFresh],
     ]
     for (const [name, c] of running) {
