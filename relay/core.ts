@@ -31,7 +31,7 @@ import {
   summaryOf,
 } from './inbox.ts'
 import type { RelayMetrics } from './metrics.ts'
-import { takeBack } from './restore.ts'
+import { aheadOf, HOLD_MS, mergeStateVectors, takeBack } from './restore.ts'
 import { StampKey } from './stamp-mac.ts'
 import { StampState } from './stamp-state.ts'
 import {
@@ -72,34 +72,6 @@ class SealedSet<T> extends Set<T> {
 }
 const SEALED_MAP = new SealedMap<never, never>()
 const SEALED_SET = new SealedSet<never>()
-
-/** How long an answer to a step 1 waits for the client's own reply (see `CoreConnection.#hold`). */
-const HOLD_MS = 5_000
-
-/** Whether state vector `sv` (a client's) holds structs `doc` lacks. */
-const aheadOf = (doc: Y.Doc, sv: Uint8Array): boolean => {
-  for (const [client, clock] of Y.decodeStateVector(sv)) if (clock > Y.getState(doc.store, client)) return true
-  return false
-}
-
-/** The larger of state vector `sv` and what `update` holds, per client (encoded). */
-const mergeStateVectors = (sv: Uint8Array, update: Uint8Array): Uint8Array => {
-  const merged = Y.decodeStateVector(sv)
-  let ofUpdate: Map<number, number>
-  try {
-    ofUpdate = Y.decodeStateVector(Y.encodeStateVectorFromUpdate(update))
-  } catch {
-    return sv
-  }
-  for (const [client, clock] of ofUpdate) if (clock > (merged.get(client) ?? 0)) merged.set(client, clock)
-  const encoder = encoding.createEncoder()
-  encoding.writeVarUint(encoder, merged.size)
-  for (const [client, clock] of merged) {
-    encoding.writeVarUint(encoder, client)
-    encoding.writeVarUint(encoder, clock)
-  }
-  return encoding.toUint8Array(encoder)
-}
 
 /** WebSocket close reasons are limited to 123 bytes. */
 const shortReason = (text: string): string => (text.length > 120 ? `${text.slice(0, 117)}...` : text)
@@ -1104,6 +1076,7 @@ export class CoreConnection {
     if (this.#closed) return
     this.#queue = this.#queue
       .then(() => this.#handle(data))
+      .then(() => this.#answerHeld(data))
       .catch(() => this.close(CloseCode.protocolError, 'malformed frame'))
   }
 
@@ -1145,26 +1118,39 @@ export class CoreConnection {
   }
 
   /** Step 1 answers held until this connection's sync reply for the document (see `#handle`). */
-  readonly #held = new Map<LoadedDoc, { sv: Uint8Array; timer: ReturnType<typeof setTimeout> }>()
+  readonly #held = new Map<string, { d: LoadedDoc; sv: Uint8Array; timer: ReturnType<typeof setTimeout> }>()
 
   /** @internal Whether an answer to this connection's step 1 for `d` waits for its reply. */
   _holds(d: LoadedDoc): boolean {
-    return this.#held.has(d)
+    return this.#held.get(d.name)?.d === d
   }
 
   #hold(d: LoadedDoc, sv: Uint8Array): void {
-    const previous = this.#held.get(d)
+    const previous = this.#held.get(d.name)
     if (previous) clearTimeout(previous.timer)
     // A client that never answers the relay's step 1 still gets its answer.
     const timer = setTimeout(() => {
-      if (this.#held.get(d)?.timer !== timer) return
-      this.#held.delete(d)
+      if (this.#held.get(d.name)?.timer !== timer) return
+      this.#held.delete(d.name)
       this.#queue = this.#queue
         .then(() => (this.#closed || !d.subscribers.has(this) ? undefined : this.#answer(d, sv, false)))
         .catch(() => this.close(CloseCode.protocolError, 'malformed frame'))
     }, HOLD_MS)
     unrefTimer(timer)
-    this.#held.set(d, { sv, timer })
+    this.#held.set(d.name, { d, sv, timer })
+  }
+
+  /** After the client's reply to the relay's step 1 (any update for that document), the held answer. */
+  async #answerHeld(data: Uint8Array): Promise<void> {
+    if (this.#held.size === 0) return
+    const { docName, type, decoder } = readFrame(data)
+    const held = this.#held.get(docName)
+    if (!held || type !== MessageType.sync || decoding.readVarUint(decoder) === syncProtocol.messageYjsSyncStep1) return
+    this.#held.delete(docName)
+    clearTimeout(held.timer)
+    if (this.#closed || !held.d.subscribers.has(this)) return
+    // What it just sent is not sent back.
+    await this.#answer(held.d, mergeStateVectors(held.sv, decoding.readVarUint8Array(decoder)), false)
   }
 
   /**
@@ -1205,37 +1191,6 @@ export class CoreConnection {
       )
     }
     this.#core._answered(d)
-  }
-
-  /** Handles a sync step 2 or update from the client: checked, then applied or refused. */
-  #update(d: LoadedDoc, docName: string, syncKind: number, update: Uint8Array): void {
-    if (!this.#core._mayWrite(this.identity, d)) {
-      // A sync reply to a document one may only read repeats what the relay has: nothing to do.
-      // (Where one may write, the validator already passes over what is known.) One that holds
-      // more — what a relay restored from a backup forgot: its own inbox writes, other people's
-      // profiles — is left on the device, not refused: nothing of it is applied either way.
-      if (syncKind !== syncProtocol.messageYjsSyncStep2 && !isNoopUpdate(d.doc, update))
-        this.#reject(docName, 'this document is read-only for you')
-      return
-    }
-    if (d.kind === 'user' && this.#core._validate) {
-      const verdict = validateProfileUpdate(d.doc, this.identity, update)
-      if (!verdict.ok) {
-        this.#reject(docName, verdict.reason)
-        return
-      }
-    }
-    if (d.conv && this.#core._validate) {
-      const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update, this.#core._stampedFor(d))
-      if (!verdict.ok) {
-        // What a relay restored from a backup forgot is taken back rather than refused.
-        if (!this.#core._takeBack(this, d, update)) this.#reject(docName, verdict.reason)
-        return
-      }
-      if (verdict.newClients.length > 0) this.#core._bind(d, verdict.newClients, this.identity)
-    }
-    this.#core.metrics && this.#core.metrics.updatesApplied++
-    Y.applyUpdate(d.doc, update, this)
   }
 
   async #handle(data: Uint8Array): Promise<void> {
@@ -1306,14 +1261,33 @@ export class CoreConnection {
         }
         const syncKind = decoding.readVarUint(decoder)
         const update = decoding.readVarUint8Array(decoder)
-        this.#update(d, docName, syncKind, update)
-        const held = this.#held.get(d)
-        if (held) {
-          this.#held.delete(d)
-          clearTimeout(held.timer)
-          // What it just sent is not sent back.
-          if (!this.#closed && d.subscribers.has(this)) await this.#answer(d, mergeStateVectors(held.sv, update), false)
+        if (!this.#core._mayWrite(this.identity, d)) {
+          // A sync reply to a document one may only read repeats what the relay has: nothing to do.
+          // (Where one may write, the validator already passes over what is known.) One that holds
+          // more — what a relay restored from a backup forgot: its own inbox writes, other people's
+          // profiles — is left on the device, not refused: nothing of it is applied either way.
+          if (syncKind !== syncProtocol.messageYjsSyncStep2 && !isNoopUpdate(d.doc, update))
+            this.#reject(docName, 'this document is read-only for you')
+          return
         }
+        if (d.kind === 'user' && this.#core._validate) {
+          const verdict = validateProfileUpdate(d.doc, this.identity, update)
+          if (!verdict.ok) {
+            this.#reject(docName, verdict.reason)
+            return
+          }
+        }
+        if (d.conv && this.#core._validate) {
+          const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update, this.#core._stampedFor(d))
+          if (!verdict.ok) {
+            // What a relay restored from a backup forgot is taken back rather than refused.
+            if (!this.#core._takeBack(this, d, update)) this.#reject(docName, verdict.reason)
+            return
+          }
+          if (verdict.newClients.length > 0) this.#core._bind(d, verdict.newClients, this.identity)
+        }
+        this.#core.metrics && this.#core.metrics.updatesApplied++
+        Y.applyUpdate(d.doc, update, this)
         return
       }
       case MessageType.awareness: {

@@ -295,3 +295,31 @@ const rebuild = (
   out.set(ds, cut)
   return out
 }
+
+/** How long an answer to a step 1 waits for the client's own reply (see `CoreConnection.#hold`). */
+export const HOLD_MS = 5_000
+
+/** Whether state vector `sv` (a client's) holds structs `doc` lacks. */
+export const aheadOf = (doc: Y.Doc, sv: Uint8Array): boolean => {
+  for (const [client, clock] of Y.decodeStateVector(sv)) if (clock > Y.getState(doc.store, client)) return true
+  return false
+}
+
+/** The larger of state vector `sv` and what `update` holds, per client (encoded). */
+export const mergeStateVectors = (sv: Uint8Array, update: Uint8Array): Uint8Array => {
+  const merged = Y.decodeStateVector(sv)
+  let ofUpdate: Map<number, number>
+  try {
+    ofUpdate = Y.decodeStateVector(Y.encodeStateVectorFromUpdate(update))
+  } catch {
+    return sv
+  }
+  for (const [client, clock] of ofUpdate) if (clock > (merged.get(client) ?? 0)) merged.set(client, clock)
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, merged.size)
+  for (const [client, clock] of merged) {
+    encoding.writeVarUint(encoder, client)
+    encoding.writeVarUint(encoder, clock)
+  }
+  return encoding.toUint8Array(encoder)
+}
