@@ -132,8 +132,9 @@ export interface RelayCoreOptions {
   /** Counters for `/metrics`. */
   metrics?: RelayMetrics
   /**
-   * The stamp key and high-water marks kept outside the store (see `stamp-state.ts`). Default: a
-   * random key for this process and no marks (nothing survives a restore).
+   * @internal The stamp key and high-water marks kept outside the store (see `stamp-state.ts`;
+   * `createRelay` opens them from `stampStatePath`). Default: a random key for this process and no
+   * marks (nothing survives a restore).
    */
   stampState?: StampState
   /**

@@ -134,9 +134,10 @@ export const takeBack = (
 
   // Taken back, the relay's stamps must agree with its own: one index per message, one message per index.
   const owner = new Map<number, string>()
-  stamps.forEach((s, id) => {
-    if (isIndex(s?.i)) owner.set(s.i, id)
-  })
+  if (runs.size > 0)
+    stamps.forEach((s, id) => {
+      if (isIndex(s?.i)) owner.set(s.i, id)
+    })
   let stampCount = 0
   for (const r of runs.values()) {
     for (const [id, st] of r.stamps) {
