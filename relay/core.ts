@@ -943,7 +943,10 @@ export class RelayCore {
     this.#lastFlush = performance.now()
     const dirty = [...this.#dirty]
     this.#dirty.clear()
-    for (const d of dirty) this._flushPending(d)
+    // One commit of the stamp-state file for every conversation's mark of this flush.
+    this._stamps.batch(() => {
+      for (const d of dirty) this._flushPending(d)
+    })
   }
 
   /** @internal Stores and broadcasts what `#onTransaction` gathered (now, if anything is waiting). */

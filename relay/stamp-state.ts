@@ -140,6 +140,29 @@ export class StampState {
     }
   }
 
+  /**
+   * Runs `fn` (which records marks) in one transaction of the file: a flush of many conversations
+   * writes their marks in one commit (~40 µs) instead of one each.
+   */
+  batch(fn: () => void): void {
+    const db = this.#db
+    if (db === null || db.inTransaction) {
+      fn()
+      return
+    }
+    db.exec('BEGIN')
+    try {
+      fn()
+    } finally {
+      try {
+        db.exec('COMMIT')
+      } catch (error) {
+        this.logger.error('stamp_mark_failed', { message: error instanceof Error ? error.message : String(error) })
+        if (db.inTransaction) db.exec('ROLLBACK')
+      }
+    }
+  }
+
   close(): void {
     if (this.#db?.open) this.#db.close()
   }
