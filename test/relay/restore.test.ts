@@ -4,7 +4,7 @@
  * backup is taken with `VACUUM INTO` while the relay runs), real clients each with its own SQLite
  * store, stopped and started again on it.
  */
-import { copyFileSync, rmSync } from 'node:fs'
+import { copyFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -229,6 +229,9 @@ describe('relay: restoring a backup', () => {
         `${name} ends with carol’s reactions as she left them`,
       )
     }
+
+    // The stamp-state file beside the store, readable by the relay's user only (it holds the key).
+    expect(statSync(`${db}.stamps`).mode & 0o777).toBe(0o600)
 
     // Nothing was refused, in a loop or at all; the relay said what it took back.
     const rejected = relay!.metrics.rejections
