@@ -15,6 +15,8 @@ const HELD_MAX_BYTES = 64 * 1024
 export interface ChannelEvents {
   synced(): void
   denied(reason: string): void
+  /** The relay does not serve this document for now; the local copy stays as it is. */
+  unavailable?(reason: string): void
 }
 
 /**
@@ -175,6 +177,10 @@ export class DocChannel {
       case MessageType.auth: {
         decoding.readVarUint(decoder)
         this.#events.denied(decoding.readVarString(decoder))
+        break
+      }
+      case MessageType.unavailable: {
+        this.#events.unavailable?.(decoding.readVarString(decoder))
         break
       }
       case MessageType.queryAwareness: {

@@ -12,6 +12,8 @@ export type ConnectionState = 'connecting' | 'connected' | 'disconnecting' | 'di
 interface SyncClientEvents {
   connectionStateChanged(state: ConnectionState): void
   docDenied(docName: string, reason: string): void
+  /** The relay does not serve `docName` for now (see `MessageType.unavailable`): keep it as it is. */
+  docUnavailable(docName: string, reason: string): void
   closedByRelay(code: number, reason: string): void
   /** The relay refused an update to `docName`; the listener must drop that document's local state now. */
   updateRejected(docName: string, reason: string): void
@@ -80,6 +82,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
     const channel = new DocChannel(name, doc, awareness, {
       synced: () => {},
       denied: (reason) => this.emit('docDenied', name, reason),
+      unavailable: (reason) => this.emit('docUnavailable', name, reason),
     })
     this.#channels.set(name, channel)
     if (this.#open && this.#socket && (this.#authed || this.#probe === null)) {

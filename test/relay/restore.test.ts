@@ -30,7 +30,7 @@ describe('relay: restoring a backup', () => {
   /** A device: a client for `identity` on its own SQLite file, started (and stopped) at will. */
   const devices = (dir: string, url: () => string) => {
     const open = new Map<string, Client>()
-    const errors: Error[] = []
+    const errors: Array<{ device: string; error: Error }> = []
     const states = new Map<string, number>()
     return {
       errors,
@@ -39,7 +39,7 @@ describe('relay: restoring a backup', () => {
         const storage = createSqliteStorage({ path: join(dir, `${name}.sqlite`) })
         const client = await h.client(identity, { relayUrl: url(), storage })
         h.defer(() => storage.close())
-        client.on('error', (e: Error) => errors.push(e))
+        client.on('error', (error: Error) => errors.push({ device: name, error }))
         client.on('connectionStateChanged', () => states.set(name, (states.get(name) ?? 0) + 1))
         open.set(name, client)
         return client
@@ -236,7 +236,10 @@ describe('relay: restoring a backup', () => {
     // Nothing was refused, in a loop or at all; the relay said what it took back.
     const rejected = relay!.metrics.rejections
     expect(rejected.get('update_rejected') ?? 0).toBe(0)
-    expect(d.errors.filter((e) => e instanceof ColloquyError)).toEqual([])
+    // Only erin's app heard anything: that the relay did not serve her the conversation for a while.
+    expect(d.errors.map((e) => `${e.device}: ${e.error.message}`)).toEqual([
+      expect.stringMatching(/^erin: the relay does not serve .* for now: not a participant as far as the relay knows/),
+    ])
     for (const [name, n] of d.states) expect(n, `${name} connection state changes`).toBeLessThan(10)
     expect(logger.lines.some((l) => l.event === 'restore_take_back')).toBe(true)
     expect(logger.lines.some((l) => l.event === 'conversation_quarantined')).toBe(false)
@@ -295,10 +298,16 @@ describe('relay: restoring a backup', () => {
     const o = await alice2.getConversationBySid(other.sid)
     await sendAll([o], ['elsewhere'])
     await allIndexed(alice2, other.sid, ['elsewhere'], 'the other conversation is served')
-    // Nothing was refused; the operator sees why.
+    // Nothing was refused; the operator sees why, and the app that it is not served for now.
     expect(relay!.metrics.rejections.get('update_rejected') ?? 0).toBe(0)
     expect(relay!.metrics.rejections.get('restore_conflict')).toBe(1)
-    expect(d.errors).toEqual([])
+    await waitUntil(() => d.errors.length > 0, 'alice’s app hears that the conversation is not served')
+    for (const { error: e } of d.errors) {
+      expect(e).toBeInstanceOf(ColloquyError)
+      expect((e as ColloquyError).code).toBe('REJECTED')
+      expect(e.message).toContain('does not serve')
+      expect((e as ColloquyError & { conversationSid?: string }).conversationSid).toBe(sid)
+    }
     for (const [name, n] of d.states) expect(n, `${name} connection state changes`).toBeLessThan(10)
     expect(await indexed(alice2, sid)).toEqual(before)
   }, 60_000)
