@@ -32,7 +32,6 @@ import {
 } from './inbox.ts'
 import type { RelayMetrics } from './metrics.ts'
 import { aheadOf, HOLD_MS, mergeStateVectors, takeBack } from './restore.ts'
-import { StampKey } from './stamp-mac.ts'
 import { StampState } from './stamp-state.ts'
 import {
   CLIENTS_ROOT,
@@ -509,12 +508,11 @@ export class RelayCore {
   }
 
   /**
-   * @internal Whether a stamp taken back after a restore was given to a message by `author` (its
-   * `a` MAC): only they may bring back the message, which the relay never held.
+   * @internal Whether the stamp of message `id` names `author` (every stamp the relay holds is its
+   * own or was taken back under its MAC): only they may bring back a message the relay never held.
    */
   _stampedFor(d: LoadedDoc): (id: string, author: string) => boolean {
-    const key = this._stamps.key
-    return (id, author) => StampKey.same(d.conv?.stamps.get(id)?.a, key.author(d.name, id, author))
+    return (id, author) => d.conv?.stamps.get(id)?.a === author
   }
 
   /**
@@ -802,7 +800,7 @@ export class RelayCore {
         // Above every index this conversation ever gave: after a restore, those the store lost
         // belong to stamps that devices hold and will bring back.
         floor: this._stamps.mark(d.name) + 1,
-        sign: (m, i, t) => ({ s: key.stamp(d.name, m.id, i, t), a: key.author(d.name, m.id, m.author) }),
+        sign: (m, i, t) => ({ a: m.author, s: key.stamp(d.name, m.id, i, t, m.author) }),
       })
       conv.participants.observe((event) => {
         for (const [identity, change] of event.changes.keys) {

@@ -115,9 +115,10 @@ export const takeBack = (
         !Object.keys(s).every((k) => STAMP_FIELDS.has(k)) ||
         !isIndex(s.i) ||
         typeof s.t !== 'number' ||
-        (s.a !== undefined && (typeof s.a !== 'string' || s.a.length > 64)) ||
         !Number.isFinite(s.t) ||
-        !StampKey.same(s.s, key.stamp(docName, id, s.i, s.t))
+        typeof s.a !== 'string' ||
+        s.a.length > LIMITS.identityLength ||
+        !StampKey.same(s.s, key.stamp(docName, id, s.i, s.t, s.a))
       )
         valid = false
     }

@@ -132,7 +132,7 @@ export interface StampRecord {
   i: number
   t: number
   s?: string
-  /** The relay's MAC of the message's author, so only they can bring back a message whose stamp came back first. */
+  /** The message's author, under the relay's MAC (so only they can bring back a message whose stamp came back first). */
   a?: string
 }
 

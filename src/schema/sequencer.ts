@@ -22,7 +22,7 @@ export interface SequencerOptions {
    * Signs a stamp (the relay's MAC, so that it can recognise its own stamps when a device returns
    * them after a restore). In-process sequencers sign nothing.
    */
-  sign?: (message: MessageRecord, i: number, t: number) => { s: string; a: string }
+  sign?: (message: MessageRecord, i: number, t: number) => { a: string; s: string }
 }
 
 /**
