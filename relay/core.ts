@@ -238,6 +238,11 @@ export class RelayCore {
    * back later than they do.
    */
   readonly #waiting = new Map<LoadedDoc, Map<CoreConnection, Uint8Array>>()
+  /**
+   * Connections whose devices kept something of a conversation the relay could not take yet: asked
+   * again when it may (`#askAgain`), and their answers are never refused for what they forward.
+   */
+  readonly #leftOn = new Map<LoadedDoc, Set<CoreConnection>>()
   readonly metrics: RelayMetrics | null
   /** @internal */
   readonly _validate: boolean
@@ -478,33 +483,115 @@ export class RelayCore {
     if (!d.conv) return false
     const found = takeBack(d.doc, d.name, conn.identity, update, this._stamps.key)
     if (found.kind === 'none') return false
-    // Without records of the relay's, only where the store is known to lag: other people's writes
-    // and deletions alone are no proof of a restore.
-    if (found.kind === 'take' && found.relayPart === null && !this._behind(d)) return false
+    // Without records of the relay's, only where the store is known to lag or from a device already
+    // known to hold what a restore lost: other people's writes alone are no proof of a restore.
+    if (found.kind === 'take' && found.relayPart === null && !this._behind(d) && !this.#leftOn.get(d)?.has(conn))
+      return false
     if (found.kind === 'conflict') {
       this._quarantine(d, found.reason)
       return true
     }
-    if (found.relayPart) Y.applyUpdate(d.doc, found.relayPart, conn)
+    let relayApplied = false
     let own = 'none'
+    if (found.relayPart !== null && !d.conv.exists) {
+      // A conversation created after the backup: anyone may read one that does not exist, so its
+      // records come back only together with its creation, from its creator.
+      if (found.ownPart !== null && this.#createsWith(d, conn, found.relayPart, found.ownPart)) {
+        relayApplied = true
+        own = 'applied'
+      }
+    } else if (found.relayPart !== null) {
+      Y.applyUpdate(d.doc, found.relayPart, conn)
+      relayApplied = true
+    }
     for (const part of [found.ownPart, found.ownStrict]) {
+      if (own === 'none' && found.relayPart !== null && !relayApplied) break
       if (part === null || own === 'applied') continue
       const verdict = validateConversationUpdate(d.conv, d.key, conn.identity, part, this._stampedFor(d))
       if (verdict.ok) {
         if (verdict.newClients.length > 0) this._bind(d, verdict.newClients, conn.identity)
         Y.applyUpdate(d.doc, part, conn)
-        own = 'applied'
+        own = part === found.ownPart ? 'applied' : 'applied without others’ deletions'
       } else own = `left on the device: ${verdict.reason}`
     }
+    const applied = relayApplied || own.startsWith('applied')
+    // What stays on this device may be taken once the relay knows more: ask it again then.
+    if (
+      found.foreign > 0 ||
+      (found.relayPart !== null && !relayApplied) ||
+      (found.ownPart !== null && own !== 'applied')
+    ) {
+      const left = this.#leftOn.get(d) ?? new Set<CoreConnection>()
+      left.add(conn)
+      this.#leftOn.set(d, left)
+    }
+    if (applied) this.#askAgain(d, conn)
     this.metrics?.reject('restore_take_back')
     this._stamps.logger.info('restore_take_back', {
       doc: d.name,
       identity: conn.identity,
-      stamps: found.stamps,
+      stamps: relayApplied ? found.stamps : 0,
       foreignClients: found.foreign,
       own,
     })
     return true
+  }
+
+  /**
+   * Applies `relayPart` then `ownPart` in one transaction if, with the relay's records taken back,
+   * `ownPart` passes validation and creates the conversation (checked on a scratch copy of the
+   * document, which does not exist yet and so is small).
+   */
+  #createsWith(d: LoadedDoc, conn: CoreConnection, relayPart: Uint8Array, ownPart: Uint8Array): boolean {
+    const scratch = new Y.Doc({ gc: true })
+    try {
+      Y.applyUpdate(scratch, Y.encodeStateAsUpdate(d.doc))
+      Y.applyUpdate(scratch, relayPart)
+      const conv = new ConversationDocument(scratch)
+      const verdict = validateConversationUpdate(conv, d.key, conn.identity, ownPart, (id, author) => {
+        return conv.stamps.get(id)?.a === author
+      })
+      if (!verdict.ok) return false
+      Y.applyUpdate(scratch, ownPart)
+      if (!conv.exists) return false
+      Y.transact(
+        d.doc,
+        () => {
+          Y.applyUpdate(d.doc, relayPart, conn)
+          if (verdict.newClients.length > 0) this._bind(d, verdict.newClients, conn.identity)
+          Y.applyUpdate(d.doc, ownPart, conn)
+        },
+        conn,
+      )
+      return true
+    } catch {
+      return false
+    } finally {
+      scratch.destroy()
+    }
+  }
+
+  /**
+   * Sends the relay's sync step 1 again to the connections whose devices kept something of `d` the
+   * relay could not take yet (see `_takeBack`), but `except`: each answers with what the relay still
+   * lacks, which it may take now. Only after the relay took something, so it ends.
+   */
+  #askAgain(d: LoadedDoc, except: CoreConnection | null): void {
+    const left = this.#leftOn.get(d)
+    if (!left) return
+    let step1: Uint8Array | null = null
+    for (const conn of [...left]) {
+      if (!d.subscribers.has(conn)) left.delete(conn)
+      else if (conn !== except) {
+        if (step1 === null) {
+          const encoder = startFrame(d.name, MessageType.sync)
+          syncProtocol.writeSyncStep1(encoder, d.doc)
+          step1 = encoding.toUint8Array(encoder)
+        }
+        conn.send(step1)
+      }
+    }
+    if (left.size === 0) this.#leftOn.delete(d)
   }
 
   /**
@@ -585,6 +672,7 @@ export class RelayCore {
 
   #destroyDoc(d: LoadedDoc): void {
     this.#waiting.delete(d)
+    this.#leftOn.delete(d)
     if (d.idleTimer) clearTimeout(d.idleTimer)
     d.idleTimer = null
     if (d.sleepTimer) clearTimeout(d.sleepTimer)
@@ -852,6 +940,8 @@ export class RelayCore {
       }
       if (waiting.size === 0) this.#waiting.delete(d)
     }
+    // Someone's writes left on a device may be acceptable now (a creation came back, say).
+    this.#askAgain(d, null)
     const sid = d.conv!.get('sid', d.key)
     // Whoever may no longer read (removed, or never allowed once the conversation was created) is cut off.
     for (const conn of d.subscribers.keys()) d.kicks.add(conn.identity)

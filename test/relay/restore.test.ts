@@ -311,4 +311,61 @@ describe('relay: restoring a backup', () => {
     for (const [name, n] of d.states) expect(n, `${name} connection state changes`).toBeLessThan(10)
     expect(await indexed(alice2, sid)).toEqual(before)
   }, 60_000)
+
+  it('a conversation created after the backup comes back from its members’ devices, whoever comes first', async () => {
+    const dir = h.tmpdir()
+    const db = join(dir, 'relay.sqlite')
+    const saved = join(dir, 'backup.sqlite')
+    const port = await freePort()
+    let relay: Relay | null = null
+    const start = async (): Promise<Relay> => {
+      relay = await h.relay({ dataPath: db }, port)
+      return relay
+    }
+    await start()
+    const d = devices(dir, () => relay!.url)
+    const alice = await d.start('alice')
+    const bob = await d.start('bob')
+    await relay!.core.flush()
+    backup(db, saved)
+
+    const conv = await alice.createConversation({ friendlyName: 'after the backup', join: true })
+    await conv.add('bob')
+    const sid = conv.sid
+    await waitUntil(() => bob.getConversationBySid(sid).then(() => true), 'bob has the conversation')
+    const bodies = ['a0', 'b0', 'a1', 'b1', 'a2', 'b2']
+    await sendAll([conv, await bob.getConversationBySid(sid)], bodies)
+    const before = await allIndexed(alice, sid, bodies, 'alice holds all six')
+    expect(await allIndexed(bob, sid, bodies, 'bob holds all six')).toEqual(before)
+    await d.stop('alice')
+    await d.stop('bob')
+    await relay!.close()
+    restore(saved, db)
+    await start()
+
+    // bob first: the relay has no such conversation and takes nothing of it from him (anyone may
+    // read a conversation that does not exist), and he keeps everything.
+    const bob2 = await d.start('bob')
+    const docName = `conv/${sid}`
+    await waitUntil(async () => (await relay!.core._load(docName))!.subscribers.size > 0, 'bob syncs it')
+    await relay!.core.flush()
+    const live = (await relay!.core._load(docName))!
+    expect(live.conv!.exists).toBe(false)
+    expect(live.conv!.stamps.size).toBe(0)
+    expect(await indexed(bob2, sid)).toEqual(before)
+
+    // alice brings the creation back; bob's device is asked again, and gives his own messages.
+    const alice2 = await d.start('alice')
+    const fresh = await d.start('bob-fresh', 'bob')
+    for (const [name, c] of [
+      ['alice', alice2],
+      ['bob', bob2],
+      ['bob-fresh', fresh],
+    ] as const) {
+      const got = await allIndexed(c, sid, bodies, `${name} ends with all six`)
+      expect(got, name).toEqual(before)
+    }
+    expect(relay!.metrics.rejections.get('update_rejected') ?? 0).toBe(0)
+    expect(d.errors).toEqual([])
+  }, 60_000)
 })
