@@ -620,8 +620,8 @@ export class RelayCore {
   }
 
   /**
-   * @internal Whether the store lacks indices this conversation gave before (it was restored from
-   * a backup and devices have not brought them all back): its membership may be behind too.
+   * @internal Whether this conversation's store holds less than it once did (it was restored from a
+   * backup, and devices have not brought back as much yet): its membership may be behind too.
    */
   _behind(d: LoadedDoc): boolean {
     return d.conv !== null && this._stamps.behind(d.name, d.clocks)

@@ -23,10 +23,13 @@ import { CLIENTS_ROOT, RELAY_IDENTITY, SEALS_ROOT } from './validate.ts'
  * - other people's writes (clientIDs bound, in the store or in the taken-back bindings, to another
  *   identity): left on the device. The relay cannot check them as their author's (a delete says
  *   nothing of who made it); they come back with their author's own devices;
- * - the sender's own writes, with the deletions that touch only what the relay has: validated as
- *   usual by the caller.
+ * - the sender's own writes, with the deletions that touch only what the relay has (and, should
+ *   those be refused, with only the deletions of the sender's own structs): validated as usual by
+ *   the caller.
  *
  * Only a refused update is looked at, so updates of a relay that was never restored cost nothing.
+ * The caller (`RelayCore._takeBack`) applies the parts, holds back a conversation's records until
+ * its creation is back, and asks devices that kept something again once it can take more.
  */
 export type TakeBack =
   /** No sign of a restore: refuse the update as usual. */
