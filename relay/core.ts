@@ -16,6 +16,7 @@ import {
   encodeAwarenessFrame,
   encodeDenied,
   encodeRefused,
+  encodeUnavailable,
   encodeUpdateFrame,
   MessageType,
   RefusalCode,
@@ -39,11 +40,14 @@ import {
 import { type Logger, silentLogger } from './log.ts'
 import type { RelayMetrics } from './metrics.ts'
 import { type QuotaLimits, Quotas } from './quotas.ts'
+import { aheadOf, HOLD_MS, mergeStateVectors, takeBack } from './restore.ts'
+import { StampState } from './stamp-state.ts'
 import {
   CLIENTS_ROOT,
   changesNothing,
   isNoopUpdate,
   RELAY_IDENTITY,
+  SEALS_ROOT,
   type SleepingState,
   sleepingStateOf,
   validateConversationUpdate,
@@ -158,6 +162,12 @@ export interface RelayCoreOptions {
   /** New Yjs clientIDs one identity may bring into one document (see `relay/client-ids.ts`). */
   clientIdLimits?: ClientIdLimits
   /**
+   * @internal The stamp key and high-water marks kept outside the store (see `stamp-state.ts`;
+   * `createRelay` opens them from `stampStatePath`). Default: a random key for this process and no
+   * marks (nothing survives a restore).
+   */
+  stampState?: StampState
+  /**
    * Validate every conversation update before applying it (default true). Turning it off lets any
    * participant forge anything; it exists only to measure what validation costs.
    */
@@ -219,6 +229,8 @@ interface LoadedDoc {
   compactTimer: ReturnType<typeof setTimeout> | null
   inboxDirty: boolean
   inboxTimer: ReturnType<typeof setTimeout> | null
+  /** The sum of its state vector's clocks: how much it holds (see `StampState.behind`). */
+  clocks: number
 }
 
 /**
@@ -254,6 +266,17 @@ export class RelayCore {
   readonly #absent = new Map<string, LoadedDoc>()
   /** Names being loaded for the first time that may come back absent. */
   readonly #mayBeAbsent = new Set<string>()
+  /**
+   * Step 1 frames of people a conversation that is behind did not know as participants (see
+   * `_behind`), handled again once it does: after a restore, the update that added them may come
+   * back later than they do.
+   */
+  readonly #waiting = new Map<LoadedDoc, Map<CoreConnection, Uint8Array>>()
+  /**
+   * Connections whose devices kept something of a conversation the relay could not take yet: asked
+   * again when it may (`#askAgain`), and their answers are never refused for what they forward.
+   */
+  readonly #leftOn = new Map<LoadedDoc, Set<CoreConnection>>()
   readonly metrics: RelayMetrics | null
   /** @internal */
   readonly _logger: Logger
@@ -262,6 +285,7 @@ export class RelayCore {
   /** @internal */
   readonly _clientIds: ClientIdQuota
   readonly _quotas: Quotas
+  readonly _stamps: StampState
   #closed = false
 
   constructor(options: RelayCoreOptions) {
@@ -291,6 +315,7 @@ export class RelayCore {
     this.metrics = options.metrics ?? null
     this._logger = options.logger ?? silentLogger
     this._validate = options.validate ?? true
+    this._stamps = options.stampState ?? StampState.open({ path: null })
     this._quotas = new Quotas(options.quotas, this.#now)
     this._clientIds = new ClientIdQuota(options.clientIdLimits, this.#now)
   }
@@ -559,6 +584,195 @@ export class RelayCore {
     return this._mayRead(identity, d)
   }
 
+  /**
+   * @internal Binds `clients` to `identity` in a conversation, each binding with the relay's MAC
+   * beside it (in `seals`), so the relay recognises it if a device returns it after a restore.
+   * Call inside a transaction, or it makes one of its own.
+   */
+  _bind(d: LoadedDoc, clients: number[], identity: string): void {
+    const bindings = d.doc.getMap<string>(CLIENTS_ROOT)
+    const seals = d.doc.getMap<string>(SEALS_ROOT)
+    Y.transact(
+      d.doc,
+      () => {
+        for (const c of clients) {
+          bindings.set(String(c), identity)
+          seals.set(String(c), this._stamps.key.binding(d.name, c, identity))
+        }
+      },
+      RELAY_ORIGIN,
+    )
+  }
+
+  /**
+   * @internal A conversation update from `conn` failed validation: if it carries what a restore
+   * made the relay forget (see `restore.ts`), takes back the relay's own stamps and bindings and
+   * the sender's own writes, leaves other people's writes on the device, and returns true (the
+   * update is then not refused: refusing would make the device drop its copy). Stamps that
+   * contradict the relay's put the conversation in quarantine.
+   */
+  _takeBack(conn: CoreConnection, d: LoadedDoc, update: Uint8Array): boolean {
+    if (!d.conv) return false
+    const found = takeBack(d.doc, d.name, conn.identity, update, this._stamps.key)
+    if (found.kind === 'none') return false
+    // Without records of the relay's, only where the store is known to lag or from a device already
+    // known to hold what a restore lost: other people's writes alone are no proof of a restore.
+    if (found.kind === 'take' && found.relayPart === null && !this._behind(d) && !this.#leftOn.get(d)?.has(conn))
+      return false
+    if (found.kind === 'conflict') {
+      this._quarantine(d, found.reason)
+      return true
+    }
+    let relayApplied = false
+    let own = 'none'
+    if (found.relayPart !== null && !d.conv.exists) {
+      // A conversation created after the backup: anyone may read one that does not exist, so its
+      // records come back only together with its creation, from its creator.
+      if (found.ownPart !== null && this.#createsWith(d, conn, found.relayPart, found.ownPart)) {
+        relayApplied = true
+        own = 'applied'
+      }
+    } else if (found.relayPart !== null) {
+      Y.applyUpdate(d.doc, found.relayPart, conn)
+      relayApplied = true
+    }
+    for (const part of [found.ownPart, found.ownStrict]) {
+      if (own === 'none' && found.relayPart !== null && !relayApplied) break
+      if (part === null || own === 'applied') continue
+      const verdict = validateConversationUpdate(
+        d.conv,
+        d.key,
+        conn.identity,
+        part,
+        this._clientIds,
+        this._stampedFor(d),
+      )
+      if (verdict.ok) {
+        if (verdict.newClients.length > 0) this._bind(d, verdict.newClients, conn.identity)
+        Y.applyUpdate(d.doc, part, conn)
+        own = part === found.ownPart ? 'applied' : 'applied without others’ deletions'
+      } else own = `left on the device: ${verdict.reason}`
+    }
+    const applied = relayApplied || own.startsWith('applied')
+    // What stays on this device may be taken once the relay knows more: ask it again then.
+    if (
+      found.foreign > 0 ||
+      (found.relayPart !== null && !relayApplied) ||
+      (found.ownPart !== null && own !== 'applied')
+    ) {
+      const left = this.#leftOn.get(d) ?? new Set<CoreConnection>()
+      left.add(conn)
+      this.#leftOn.set(d, left)
+    }
+    if (applied) this.#askAgain(d, conn)
+    this.metrics?.reject('restore_take_back')
+    this._stamps.logger.info('restore_take_back', {
+      doc: d.name,
+      identity: conn.identity,
+      stamps: relayApplied ? found.stamps : 0,
+      foreignClients: found.foreign,
+      own,
+    })
+    return true
+  }
+
+  /**
+   * Applies `relayPart` then `ownPart` in one transaction if, with the relay's records taken back,
+   * `ownPart` passes validation and creates the conversation (checked on a scratch copy of the
+   * document, which does not exist yet and so is small).
+   */
+  #createsWith(d: LoadedDoc, conn: CoreConnection, relayPart: Uint8Array, ownPart: Uint8Array): boolean {
+    const scratch = new Y.Doc({ gc: true })
+    try {
+      Y.applyUpdate(scratch, Y.encodeStateAsUpdate(d.doc))
+      Y.applyUpdate(scratch, relayPart)
+      const conv = new ConversationDocument(scratch)
+      const verdict = validateConversationUpdate(conv, d.key, conn.identity, ownPart, this._clientIds, (id, author) => {
+        return conv.stamps.get(id)?.a === author
+      })
+      if (!verdict.ok) return false
+      Y.applyUpdate(scratch, ownPart)
+      if (!conv.exists) return false
+      Y.transact(
+        d.doc,
+        () => {
+          Y.applyUpdate(d.doc, relayPart, conn)
+          if (verdict.newClients.length > 0) this._bind(d, verdict.newClients, conn.identity)
+          Y.applyUpdate(d.doc, ownPart, conn)
+        },
+        conn,
+      )
+      return true
+    } catch {
+      return false
+    } finally {
+      scratch.destroy()
+    }
+  }
+
+  /**
+   * Sends the relay's sync step 1 again to the connections whose devices kept something of `d` the
+   * relay could not take yet (see `_takeBack`), but `except`: each answers with what the relay still
+   * lacks, which it may take now. Only after the relay took something, so it ends.
+   */
+  #askAgain(d: LoadedDoc, except: CoreConnection | null): void {
+    const left = this.#leftOn.get(d)
+    if (!left) return
+    let step1: Uint8Array | null = null
+    for (const conn of [...left]) {
+      if (!d.subscribers.has(conn)) left.delete(conn)
+      else if (conn !== except) {
+        if (step1 === null) {
+          const encoder = startFrame(d.name, MessageType.sync)
+          syncProtocol.writeSyncStep1(encoder, d.doc)
+          step1 = encoding.toUint8Array(encoder)
+        }
+        conn.send(step1)
+      }
+    }
+    if (left.size === 0) this.#leftOn.delete(d)
+  }
+
+  /**
+   * @internal Whether the stamp of message `id` names `author` (every stamp the relay holds is its
+   * own or was taken back under its MAC): only they may bring back a message the relay never held.
+   */
+  _stampedFor(d: LoadedDoc): (id: string, author: string) => boolean {
+    return (id, author) => d.conv?.stamps.get(id)?.a === author
+  }
+
+  /**
+   * @internal Stops serving a conversation the relay cannot recover without changing an index a
+   * device has seen (see docs/relay.md, "Restoring a backup"): its subscribers get an
+   * `unavailable` frame, which keeps their copies, and every later frame for it gets the same.
+   */
+  _quarantine(d: LoadedDoc, reason: string): void {
+    if (this._stamps.quarantined.has(d.name)) return
+    this._stamps.quarantined.set(d.name, reason)
+    this.metrics?.reject('restore_conflict')
+    this._stamps.logger.error('conversation_quarantined', { doc: d.name, reason })
+    const frame = encodeUnavailable(d.name, `the relay cannot serve this conversation (${reason})`)
+    for (const conn of [...d.subscribers.keys()]) {
+      conn.send(frame)
+      this._unsubscribe(conn, d)
+    }
+  }
+
+  /**
+   * @internal Whether this conversation's store holds less than it once did (it was restored from a
+   * backup, and devices have not brought back as much yet): its membership may be behind too.
+   */
+  _behind(d: LoadedDoc): boolean {
+    return d.conv !== null && this._stamps.behind(d.name, d.clocks)
+  }
+
+  /** @internal Handles `frame` (a step 1 from `conn`) again once `conn.identity` may read `d`. */
+  _waitToRead(d: LoadedDoc, conn: CoreConnection, frame: Uint8Array): void {
+    const waiting = this.#waiting.get(d) ?? new Map<CoreConnection, Uint8Array>()
+    waiting.set(conn, frame)
+    this.#waiting.set(d, waiting)
+  }
+
   /** @internal */
   _subscribe(conn: CoreConnection, d: LoadedDoc): void {
     if (d.subscribers.has(conn)) return
@@ -608,6 +822,8 @@ export class RelayCore {
   }
 
   #destroyDoc(d: LoadedDoc): void {
+    this.#waiting.delete(d)
+    this.#leftOn.delete(d)
     if (d.idleTimer) clearTimeout(d.idleTimer)
     d.idleTimer = null
     if (d.sleepTimer) clearTimeout(d.sleepTimer)
@@ -714,7 +930,7 @@ export class RelayCore {
    */
   _whileAsleep(conn: CoreConnection, name: string, type: number, decoder: decoding.Decoder): boolean {
     const d = this.#asleep.get(name)
-    if (!d?.subscribers.has(conn)) return false
+    if (!d?.subscribers.has(conn) || conn._holds(d)) return false
     switch (type) {
       case MessageType.unsubscribe:
         this._unsubscribe(conn, d)
@@ -776,6 +992,7 @@ export class RelayCore {
       compactTimer: null,
       inboxDirty: false,
       inboxTimer: null,
+      clocks: 0,
     }
     if (updates.length === 0 && absentOk) {
       // A name nothing is stored for: no Y.Doc until a frame would change it.
@@ -804,6 +1021,11 @@ export class RelayCore {
     d.slept = null
     d.quiet = true
     d.loadedFrom = updates.length === 1 ? updates[0]! : null
+    d.clocks = 0
+    for (const structs of doc.store.clients.values()) {
+      const last = structs[structs.length - 1]
+      if (last) d.clocks += last.id.clock + last.length
+    }
     d.pendingDeletes = new Map()
     d.pendingOrigins = new Set()
     d.pendingAuthors = new Map()
@@ -819,12 +1041,17 @@ export class RelayCore {
       // The relay's clientID is bound in the same transaction as its first stamps (a load that
       // only answers reads writes nothing).
       const bindings = doc.getMap<string>(CLIENTS_ROOT)
-      const self = String(doc.clientID)
+      const self = doc.clientID
+      const key = this._stamps.key
       d.sequencer = new Sequencer(doc, {
         now: this.#now,
         beforeStamp: () => {
-          if (!bindings.has(self)) bindings.set(self, RELAY_IDENTITY)
+          if (!bindings.has(String(self))) this._bind(d, [self], RELAY_IDENTITY)
         },
+        // Above every index this conversation ever gave: after a restore, those the store lost
+        // belong to stamps that devices hold and will bring back.
+        floor: this._stamps.mark(d.name) + 1,
+        sign: (m, i, t) => ({ a: m.author, s: key.stamp(d.name, m.id, i, t, m.author) }),
       })
       conv.participants.observe((event) => {
         for (const [identity, change] of event.changes.keys) {
@@ -867,6 +1094,17 @@ export class RelayCore {
     const removed = [...d.members].filter((m) => !next.has(m))
     d.members = next
     for (const identity of removed) d.leavers.add(identity)
+    const waiting = this.#waiting.get(d)
+    if (waiting) {
+      for (const [conn, frame] of waiting) {
+        if (!this._mayRead(conn.identity, d)) continue
+        waiting.delete(conn)
+        conn.receive(frame)
+      }
+      if (waiting.size === 0) this.#waiting.delete(d)
+    }
+    // Someone's writes left on a device may be acceptable now (a creation came back, say).
+    this.#askAgain(d, null)
     const sid = d.conv!.get('sid', d.key)
     // Whoever may no longer read (removed, or never allowed once the conversation was created) is cut off.
     for (const conn of d.subscribers.keys()) d.kicks.add(conn.identity)
@@ -924,8 +1162,10 @@ export class RelayCore {
     const author = tr.origin instanceof CoreConnection ? tr.origin : MIXED
     let changed = tr.deleteSet.clients.size > 0
     for (const [client, clock] of tr.afterState) {
-      if ((tr.beforeState.get(client) ?? 0) === clock) continue
+      const before = tr.beforeState.get(client) ?? 0
+      if (before === clock) continue
       changed = true
+      d.clocks += clock - before
       const known = d.pendingAuthors.get(client)
       d.pendingAuthors.set(client, known === undefined || known === author ? author : MIXED)
     }
@@ -954,7 +1194,10 @@ export class RelayCore {
     this.#lastFlush = performance.now()
     const dirty = [...this.#dirty]
     this.#dirty.clear()
-    for (const d of dirty) this._flushPending(d)
+    // One commit of the stamp-state file for every conversation's mark of this flush.
+    this._stamps.batch(() => {
+      for (const d of dirty) this._flushPending(d)
+    })
   }
 
   /** @internal Stores and broadcasts what `#onTransaction` gathered (now, if anything is waiting). */
@@ -976,6 +1219,9 @@ export class RelayCore {
     // The append starts now (a burst shares one commit in stores that group them); the chain only
     // keeps broadcasts in update order, each after its own update is stored.
     const started = performance.now()
+    // The high-water mark is written before the stamps it covers are stored, so it is never below
+    // an index a device can have seen.
+    if (d.sequencer) this._stamps.issued(d.name, d.sequencer.next - 1, d.clocks)
     const stored = this.#storage.append(d.name, update)
     d.chain = d.chain
       .then(async () => {
@@ -1091,6 +1337,7 @@ export class CoreConnection {
     if (this.#closed) return
     this.#queue = this.#queue
       .then(() => this.#handle(data))
+      .then(() => this.#answerHeld(data))
       .catch(() => this.close(CloseCode.protocolError, 'malformed frame'))
   }
 
@@ -1184,9 +1431,94 @@ export class CoreConnection {
     return this.#closed || !loaded ? null : loaded
   }
 
+  /** Step 1 answers held until this connection's sync reply for the document (see `#handle`). */
+  readonly #held = new Map<string, { d: LoadedDoc; sv: Uint8Array; timer: ReturnType<typeof setTimeout> }>()
+
+  /** @internal Whether an answer to this connection's step 1 for `d` waits for its reply. */
+  _holds(d: LoadedDoc): boolean {
+    return this.#held.get(d.name)?.d === d
+  }
+
+  #hold(d: LoadedDoc, sv: Uint8Array): void {
+    const previous = this.#held.get(d.name)
+    if (previous) clearTimeout(previous.timer)
+    // A client that never answers the relay's step 1 still gets its answer.
+    const timer = setTimeout(() => {
+      if (this.#held.get(d.name)?.timer !== timer) return
+      this.#held.delete(d.name)
+      this.#queue = this.#queue
+        .then(() => (this.#closed || !d.subscribers.has(this) ? undefined : this.#answer(d, sv, false)))
+        .catch(() => this.close(CloseCode.protocolError, 'malformed frame'))
+    }, HOLD_MS)
+    unrefTimer(timer)
+    this.#held.set(d.name, { d, sv, timer })
+  }
+
+  /** After the client's reply to the relay's step 1 (any update for that document), the held answer. */
+  async #answerHeld(data: Uint8Array): Promise<void> {
+    if (this.#held.size === 0) return
+    const { docName, type, decoder } = readFrame(data)
+    const held = this.#held.get(docName)
+    if (!held || type !== MessageType.sync || decoding.readVarUint(decoder) === syncProtocol.messageYjsSyncStep1) return
+    this.#held.delete(docName)
+    clearTimeout(held.timer)
+    if (this.#closed || !held.d.subscribers.has(this)) return
+    // What it just sent is not sent back.
+    await this.#answer(held.d, mergeStateVectors(held.sv, decoding.readVarUint8Array(decoder)), false)
+  }
+
+  /**
+   * Answers a step 1 (state vector `sv`) with sync step 2 (and, unless already sent, the relay's
+   * own step 1 and the awareness states).
+   */
+  async #answer(d: LoadedDoc, sv: Uint8Array, withStep1: boolean): Promise<void> {
+    const docName = d.name
+    // Answer only with what is stored: a stamp must never reach anyone before it is durable.
+    // The answer is taken now and sent once everything applied before it is stored; what is
+    // applied while we wait reaches this (already subscribed) connection by the broadcast,
+    // after it is stored.
+    const encoder = startFrame(docName, MessageType.sync)
+    encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2)
+    // A client with nothing (an empty state vector) gets the one stored entry the document
+    // was built from, if nothing changed since: the same state, without encoding it again.
+    encoding.writeVarUint8Array(
+      encoder,
+      d.loadedFrom !== null && sv.length === 1 && sv[0] === 0 ? d.loadedFrom : Y.encodeStateAsUpdate(d.doc, sv),
+    )
+    const step1 = startFrame(docName, MessageType.sync)
+    syncProtocol.writeSyncStep1(step1, d.doc)
+    // Updates of this turn are in the answer: put them on the chain before waiting for it.
+    this.#core._flushPending(d)
+    await d.chain
+    const awareness =
+      withStep1 && d.awareness && d.awareness.getStates().size > 0
+        ? encodeAwarenessFrame(
+            docName,
+            awarenessProtocol.encodeAwarenessUpdate(d.awareness, [...d.awareness.getStates().keys()]),
+          )
+        : null
+    // A user's presence goes before the answer: a client that has the answer then knows whether
+    // that person is online (no state means offline), instead of guessing in between.
+    if (awareness && d.kind === 'user') this.send(awareness)
+    this.send(encoding.toUint8Array(encoder))
+    if (!withStep1) {
+      this.#core._answered(d)
+      return
+    }
+    this.send(encoding.toUint8Array(step1))
+    if (awareness && d.kind !== 'user') this.send(awareness)
+    this.#core._answered(d)
+  }
+
   async #handle(data: Uint8Array): Promise<void> {
     const { docName, type, decoder } = readFrame(data)
     if (this.#dropRefused(docName, type, decoder)) return
+    const quarantined = this.#core._stamps.quarantined.get(docName)
+    if (quarantined !== undefined) {
+      if (type !== MessageType.unsubscribe)
+        this.send(encodeUnavailable(docName, `the relay cannot serve this conversation (${quarantined})`))
+      return
+    }
     if (this.#core._whileAsleep(this, docName, type, decoder)) return
     if (type !== MessageType.unsubscribe && this.#overLimit(docName)) return
     // Names are parsed before anything is allocated for them, and someone else's inbox is refused
@@ -1221,13 +1553,21 @@ export class CoreConnection {
     if (!d.subscribers.has(this)) {
       if (!this.#core._mayRead(this.identity, d)) {
         this.#core.metrics?.reject('not_participant')
-        this.#core._logger.info('document_refused', {
-          identity: this.identity,
-          document: docName,
-          reason: 'not_participant',
-        })
-        this.send(encodeDenied(docName, 'not a participant'))
-        this.#core._letGo(d)
+        // Restored from a backup, the store may not know yet that this person was added: a denial
+        // would make their device drop its copy, which may hold their own writes and nobody else's.
+        if (this.#core._behind(d)) {
+          this.send(encodeUnavailable(docName, 'not a participant as far as the relay knows after a restore'))
+          if (type === MessageType.sync && decoding.peekVarUint(decoder) === syncProtocol.messageYjsSyncStep1)
+            this.#core._waitToRead(d, this, data)
+        } else {
+          this.#core._logger.info('document_refused', {
+            identity: this.identity,
+            document: docName,
+            reason: 'not_participant',
+          })
+          this.send(encodeDenied(docName, 'not a participant'))
+          this.#core._letGo(d)
+        }
         return
       }
       const limit = this.#core._documentLimit(this, d)
@@ -1249,47 +1589,32 @@ export class CoreConnection {
       case MessageType.sync: {
         const syncType = decoding.peekVarUint(decoder)
         if (syncType === syncProtocol.messageYjsSyncStep1) {
-          // Answer only with what is stored: a stamp must never reach anyone before it is durable.
-          // The answer is taken now and sent once everything applied before it is stored; what is
-          // applied while we wait reaches this (already subscribed) connection by the broadcast,
-          // after it is stored.
           decoding.readVarUint(decoder)
           const sv = decoding.readVarUint8Array(decoder)
-          const encoder = startFrame(docName, MessageType.sync)
-          encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2)
-          // A client with nothing (an empty state vector) gets the one stored entry the document
-          // was built from, if nothing changed since: the same state, without encoding it again.
-          encoding.writeVarUint8Array(
-            encoder,
-            d.loadedFrom !== null && sv.length === 1 && sv[0] === 0 ? d.loadedFrom : Y.encodeStateAsUpdate(d.doc, sv),
-          )
-          const step1 = startFrame(docName, MessageType.sync)
-          syncProtocol.writeSyncStep1(step1, d.doc)
-          // Updates of this turn are in the answer: put them on the chain before waiting for it.
-          this.#core._flushPending(d)
-          await d.chain
-          const awareness =
-            d.awareness && d.awareness.getStates().size > 0
-              ? encodeAwarenessFrame(
-                  docName,
-                  awarenessProtocol.encodeAwarenessUpdate(d.awareness, [...d.awareness.getStates().keys()]),
-                )
-              : null
-          // A user's presence goes before the answer: a client that has the answer then knows
-          // whether that person is online (no state means offline), instead of guessing in between.
-          if (awareness && d.kind === 'user') this.send(awareness)
-          this.send(encoding.toUint8Array(encoder))
-          this.send(encoding.toUint8Array(step1))
-          if (awareness && d.kind !== 'user') this.send(awareness)
-          this.#core._answered(d)
+          if (d.conv && aheadOf(d.doc, sv)) {
+            // The device holds writes the relay lacks (an offline backlog; after a restore, perhaps
+            // stamps the relay forgot): the relay asks for them first and answers once they are
+            // handled, so that nothing it holds reaches the device before what the device holds was
+            // checked against it — a stamp that contradicts the relay's stops serving the
+            // conversation before any device is sent two indices for one message.
+            const step1 = startFrame(docName, MessageType.sync)
+            syncProtocol.writeSyncStep1(step1, d.doc)
+            this.send(encoding.toUint8Array(step1))
+            this.#hold(d, sv)
+            return
+          }
+          await this.#answer(d, sv, true)
           return
         }
-        decoding.readVarUint(decoder)
+        const syncKind = decoding.readVarUint(decoder)
         const update = decoding.readVarUint8Array(decoder)
         if (!this.#core._mayWrite(this.identity, d)) {
           // A sync reply to a document one may only read repeats what the relay has: nothing to do.
-          // (Where one may write, the validator already passes over what is known.)
-          if (!isNoopUpdate(d.doc, update)) this.#reject(d, 'this document is read-only for you')
+          // (Where one may write, the validator already passes over what is known.) One that holds
+          // more — what a relay restored from a backup forgot: its own inbox writes, other people's
+          // profiles — is left on the device, not refused: nothing of it is applied either way.
+          if (syncKind !== syncProtocol.messageYjsSyncStep2 && !isNoopUpdate(d.doc, update))
+            this.#reject(d, 'this document is read-only for you')
           return
         }
         if (d.kind === 'user' && this.#core._validate) {
@@ -1301,10 +1626,18 @@ export class CoreConnection {
           }
         }
         if (d.conv && this.#core._validate) {
-          const verdict = validateConversationUpdate(d.conv, d.key, this.identity, update, this.#core._clientIds)
+          const verdict = validateConversationUpdate(
+            d.conv,
+            d.key,
+            this.identity,
+            update,
+            this.#core._clientIds,
+            this.#core._stampedFor(d),
+          )
           if (!verdict.ok) {
             if (verdict.internal) this.#core._validatorFailed(d.name, this.identity, update, verdict.error)
-            this.#reject(d, verdict.reason)
+            // What a relay restored from a backup forgot is taken back rather than refused.
+            if (!this.#core._takeBack(this, d, update)) this.#reject(d, verdict.reason)
             return
           }
           // Quotas on creations and additions: refused whole, with the quota in the reason.
@@ -1313,16 +1646,7 @@ export class CoreConnection {
             this.#reject(d, overQuota)
             return
           }
-          if (verdict.newClients.length > 0) {
-            const bindings = d.doc.getMap<string>(CLIENTS_ROOT)
-            Y.transact(
-              d.doc,
-              () => {
-                for (const c of verdict.newClients) bindings.set(String(c), this.identity)
-              },
-              RELAY_ORIGIN,
-            )
-          }
+          if (verdict.newClients.length > 0) this.#core._bind(d, verdict.newClients, this.identity)
         }
         this.#core.metrics && this.#core.metrics.updatesApplied++
         Y.applyUpdate(d.doc, update, this)

@@ -31,6 +31,8 @@ export const REJECTION_REASONS: readonly string[] = [
   'awareness_user_document',
   'awareness_client_ids',
   'awareness_empty',
+  'restore_take_back',
+  'restore_conflict',
   'update_rejected',
 ]
 

@@ -15,6 +15,8 @@ const RELAY_OPTIONS: OptionKeys<RelayOptions> = {
   sleepAfterMs: true,
   heartbeatMs: true,
   now: true,
+  stampStatePath: true,
+  stampKey: true,
 }
 const AUTH_OPTIONS: OptionKeys<AuthOptions> = {
   secret: true,

@@ -18,6 +18,7 @@ import { type Logger, silentLogger, startupSummary } from './log.ts'
 import { RelayMetrics } from './metrics.ts'
 import { checkRelayOptions } from './options.ts'
 import { parseUpgradeTarget, refuseUpgrade, type UpgradeTarget } from './request.ts'
+import { StampState } from './stamp-state.ts'
 import { lockStore, type StoreLock } from './store-lock.ts'
 
 /** Frames one connection's socket holds back at most before writing them (see `send` below). */
@@ -48,6 +49,15 @@ export interface RelayOptions {
   heartbeatMs?: number
   /** Server clock (sequencing stamps). */
   now?: () => number
+  /**
+   * The relay's stamp-state file: its stamp key and each conversation's highest index, kept
+   * outside the store so that a store restored from a backup loses nothing devices hold and never
+   * gives an index twice (docs/relay.md, "Restoring a backup"). Default: `<dataPath>.stamps` for
+   * a SQLite file, none otherwise (`null`: none).
+   */
+  stampStatePath?: string | null
+  /** A stamp key of your own (at least 32 bytes) instead of the one in the stamp-state file. */
+  stampKey?: Uint8Array
 }
 
 /** A running (or ready to run) relay. */
@@ -122,10 +132,23 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
   const storage = options.storage ?? createSqliteStorage({ path: dataPath })
   let lock: StoreLock | null = null
   let core: RelayCore
+  let stampState: StampState | null = null
   try {
     // One relay per store file: a second one would hand out the same message indices.
     if (ownsStorage && dataPath !== ':memory:') lock = lockStore(dataPath)
+    const fileStore = ownsStorage && options.dataPath !== undefined && options.dataPath !== ':memory:'
+    stampState = StampState.open({
+      path:
+        options.stampStatePath === undefined
+          ? fileStore
+            ? `${options.dataPath}.stamps`
+            : null
+          : options.stampStatePath,
+      key: options.stampKey,
+      logger,
+    })
     core = new RelayCore({
+      stampState,
       storage,
       now: options.now,
       idleUnloadMs: options.idleUnloadMs,
@@ -143,6 +166,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
     })
   } catch (error) {
     // A bad option or a store in use: the store this call opened is closed again.
+    stampState?.close()
     if (ownsStorage) await storage.close()
     lock?.release()
     throw error
@@ -520,6 +544,7 @@ export const createRelay = async (options: RelayOptions): Promise<Relay> => {
       })
       if (ownsStorage) await storage.close()
       lock?.release()
+      stampState?.close()
       logger.info('relay_closed', {})
     },
   }

@@ -24,6 +24,11 @@ import { CLIENTS_ROOT, type Deletion, decodeChanges, type NewItem, Refused, refu
 
 export { CLIENTS_ROOT, changesNothing, isNoopUpdate, type SleepingState, sleepingStateOf } from './update-decoder.ts'
 
+/**
+ * Root holding, per bound clientID, the relay's MAC of that binding (see relay/stamp-mac.ts);
+ * written by the relay only, beside `clients`, whose values stay plain identities.
+ */
+export const SEALS_ROOT = 'seals'
 /** The identity bound to the relay's own clientIDs (stamps, bindings). */
 export const RELAY_IDENTITY = '@relay'
 
@@ -85,7 +90,7 @@ const META_KEYS = new Set<keyof MetaFields>([
 ])
 const IMMUTABLE_META = new Set(['sid', 'createdBy', 'dateCreated'])
 const EDIT_KEYS = new Set(['content', 'attributes', 'by', 'at'])
-const KNOWN_ROOTS = new Set<string>([...Object.values(ROOTS), CLIENTS_ROOT])
+const KNOWN_ROOTS = new Set<string>([...Object.values(ROOTS), CLIENTS_ROOT, SEALS_ROOT])
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
 const isIndex = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
@@ -139,11 +144,12 @@ export const validateConversationUpdate = (
   identity: string,
   update: Uint8Array,
   quota: ClientIdQuota | null = null,
+  stampedFor: (id: string, author: string) => boolean = () => false,
 ): Verdict => {
   let effects: UpdateEffects | undefined
   const verdict = verdictOf(() => {
     const { created, deletions, newClients } = decodeChanges(conv.doc, identity, update, KNOWN_ROOTS, true)
-    checkSemantics(conv, docKey, identity, created, deletions)
+    checkSemantics(conv, docKey, identity, created, deletions, stampedFor)
     effects = effectsOf(conv, identity, created)
     takeClientIds(quota, conv.doc, `conv/${docKey}`, identity, newClients, true)
     return newClients
@@ -231,6 +237,7 @@ const checkSemantics = (
   identity: string,
   created: NewItem[],
   deletions: Deletion[],
+  stampedFor: (id: string, author: string) => boolean,
 ): void => {
   const latest = (root: string): Map<string, unknown> => {
     const out = new Map<string, unknown>()
@@ -323,7 +330,11 @@ const checkSemantics = (
         if (!me) refuse('only participants may send')
         if (me!.access !== 'ReadWrite') refuse('read-only participants may not send')
         if (conv.get('state', 'active') === 'closed') refuse('the conversation is closed')
-        if (conv.messages.has(it.key) || conv.stamps.has(it.key)) refuse('message ids cannot be reused')
+        // A stamp stays when its message is removed, so a stamp means the id was used; except a stamp
+        // a restored relay took back before the message (no entry ever under that key), which its
+        // author — and only they — may now bring back (see relay/restore.ts).
+        const awaited = !conv.messages._map.has(it.key) && stampedFor(it.key, identity)
+        if (conv.messages.has(it.key) || (conv.stamps.has(it.key) && !awaited)) refuse('message ids cannot be reused')
         for (const v of it.values) checkMessage(it.key, v, identity, docKey)
         break
       }

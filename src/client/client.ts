@@ -267,6 +267,13 @@ export class Client extends Emitter<ClientEvents> {
     if (this.#sync) {
       this.#sync.on('connectionStateChanged', (state) => this.emit('connectionStateChanged', state))
       this.#sync.on('docDenied', (name, reason) => this.#denied(name, reason))
+      // Nothing is dropped: the relay says it cannot serve this conversation for now (say, after a
+      // restore it cannot recover without changing an index); the app hears why.
+      this.#sync.on('docUnavailable', (name, reason) => {
+        const sid = name.startsWith('conv/') ? name.slice('conv/'.length) : null
+        const error = new ColloquyError('REJECTED', `the relay does not serve ${name} for now: ${reason}`)
+        this.emit('error', sid === null ? error : Object.assign(error, { conversationSid: sid }))
+      })
       this.#sync.on('closedByRelay', (code, reason) => this.#closedByRelay(code, reason))
       this.#sync.on('updateRejected', (name, reason) => this.#updateRejected(name, reason))
       this.#sync.on('documentSetAside', (name, error) => this.#setAside(name, error))

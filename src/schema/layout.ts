@@ -125,10 +125,17 @@ export interface MessageRecord {
   createdAt: number
 }
 
-/** The sequencer's stamp: the message's index and the server time it was accepted. */
+/**
+ * The sequencer's stamp: the message's index and the server time it was accepted. A relay's stamp
+ * also carries `s`, a MAC under the relay's stamp key, by which the relay recognises its own stamp
+ * when a device returns it after a restore (see docs/relay.md); clients ignore it.
+ */
 export interface StampRecord {
   i: number
   t: number
+  s?: string
+  /** The message's author, under the relay's MAC (so only they can bring back a message whose stamp came back first). */
+  a?: string
 }
 
 /** The latest edit of a message (the whole edited state, last writer wins). */

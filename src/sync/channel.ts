@@ -29,6 +29,8 @@ export interface ChannelEvents {
   tooLarge?(error: UpdateTooLargeError): void
   /** The order of this document's writers when an update is split (see `splitUpdate`). */
   clientRank?(): (client: number) => number
+  /** The relay does not serve this document for now; the local copy stays as it is. */
+  unavailable?(reason: string): void
 }
 
 /**
@@ -215,6 +217,10 @@ export class DocChannel {
       case MessageType.auth: {
         decoding.readVarUint(decoder)
         this.#events.denied(decoding.readVarString(decoder))
+        break
+      }
+      case MessageType.unavailable: {
+        this.#events.unavailable?.(decoding.readVarString(decoder))
         break
       }
       case MessageType.queryAwareness: {

@@ -27,6 +27,12 @@ export const MessageType = {
    * The relay drops the client's frames for the document until it sends a sync step 1 again.
    */
   refused: 101,
+  /**
+   * Relay → client: `varString(reason)`, the relay does not serve this document for now (say, a
+   * conversation it cannot recover after a restore). Unlike `auth`, it says nothing about access:
+   * the client keeps its copy (clients that do not know the frame ignore it).
+   */
+  unavailable: 110,
 } as const
 
 /**
@@ -124,6 +130,13 @@ export const readFrame = (data: Uint8Array): FrameHeader => {
 export const encodeDenied = (docName: string, reason: string): Uint8Array => {
   const encoder = startFrame(docName, MessageType.auth)
   encoding.writeVarUint(encoder, 0)
+  encoding.writeVarString(encoder, reason)
+  return encoding.toUint8Array(encoder)
+}
+
+/** An unavailable frame for `docName` (see {@link MessageType.unavailable}). */
+export const encodeUnavailable = (docName: string, reason: string): Uint8Array => {
+  const encoder = startFrame(docName, MessageType.unavailable)
   encoding.writeVarString(encoder, reason)
   return encoding.toUint8Array(encoder)
 }

@@ -23,6 +23,8 @@ export type ConnectionState = 'connecting' | 'connected' | 'disconnecting' | 'di
 interface SyncClientEvents {
   connectionStateChanged(state: ConnectionState): void
   docDenied(docName: string, reason: string): void
+  /** The relay does not serve `docName` for now (see `MessageType.unavailable`): keep it as it is. */
+  docUnavailable(docName: string, reason: string): void
   closedByRelay(code: number, reason: string): void
   /**
    * The relay refused an update to `docName`. The listener may drop that document's local state
@@ -130,6 +132,7 @@ export class SyncClient extends Emitter<SyncClientEvents> {
       frameLimit: () => this.#maxFrameBytes,
       tooLarge: (error) => this.#putAside(channel, error),
       clientRank,
+      unavailable: (reason) => this.emit('docUnavailable', name, reason),
     })
     this.#channels.set(name, channel)
     if (this.#open && (this.#authed || this.#probe === null) && this.#attach(channel) && !this.#authed) {
