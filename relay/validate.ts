@@ -1,5 +1,13 @@
 import { digest as sha256 } from 'lib0/hash/sha256'
 import type * as Y from 'yjs'
+import {
+  CLIENTS_ROOT,
+  type Deletion,
+  decodeChanges,
+  type NewItem,
+  Refused,
+  refuse,
+} from '../src/crdt/update-decoder.ts'
 import { participantSidFor } from '../src/ids.ts'
 import { checkContent } from '../src/schema/content.ts'
 import { checkAttributes, isPlainObject } from '../src/schema/json.ts'
@@ -20,9 +28,14 @@ import { canManageParticipant, isUnjoinedCreator } from '../src/schema/permissio
 import { ACCESS, checkEmoji, NOTIFICATION_LEVELS, ROLES, STATES, urlProblem } from '../src/schema/validate.ts'
 import type { ClientIdQuota } from './client-ids.ts'
 import type { LogFields } from './log.ts'
-import { CLIENTS_ROOT, type Deletion, decodeChanges, type NewItem, Refused, refuse } from './update-decoder.ts'
 
-export { CLIENTS_ROOT, changesNothing, isNoopUpdate, type SleepingState, sleepingStateOf } from './update-decoder.ts'
+export {
+  CLIENTS_ROOT,
+  changesNothing,
+  isNoopUpdate,
+  type SleepingState,
+  sleepingStateOf,
+} from '../src/crdt/update-decoder.ts'
 
 /** The identity bound to the relay's own clientIDs (stamps, bindings). */
 export const RELAY_IDENTITY = '@relay'

@@ -1,3 +1,4 @@
+import { hasEverHeld } from '../crdt/map-history.ts'
 import type { Access, ConversationDocument, ParticipantRecord, Role } from './layout.ts'
 
 /**
@@ -35,12 +36,9 @@ const RANK: Record<Role, number> = { member: 0, moderator: 1, admin: 2 }
 export const participantOf = (doc: ConversationDocument, identity: string): ParticipantRecord | undefined =>
   doc.participants.get(identity)
 
-/**
- * Whether `identity` has, or ever had, a participant record here. A removed map key keeps its last
- * entry as a deleted item (Yjs' `_map`), in every replica and in every stored or compacted log.
- */
+/** Whether `identity` has, or ever had, a participant record here (the same in every replica, forever). */
 export const hasTakenPart = (doc: ConversationDocument, identity: string): boolean =>
-  (doc.participants as unknown as { _map: Map<string, unknown> })._map.has(identity)
+  hasEverHeld(doc.participants, identity)
 
 /** Whether `identity` created the conversation and never took part: its admin, by creation alone. */
 export const isUnjoinedCreator = (doc: ConversationDocument, identity: string): boolean =>
