@@ -67,6 +67,12 @@ export const mayManageParticipant = (actor: Actor, targetRole: Role): boolean =>
 
 // ------------------------------------------------------------------ the conversation
 
+/**
+ * Reading a conversation that exists and is not deleted: its participants, and its creator until
+ * they first take part (so that an app can create a conversation and stay out of it).
+ */
+export const mayReadConversation = (actor: Actor): boolean => actor.participant !== null || actor.unjoinedCreator
+
 /** The fields set once, at creation. */
 export const IMMUTABLE_META: ReadonlySet<string> = new Set(['sid', 'createdBy', 'dateCreated'])
 
