@@ -7,8 +7,12 @@
 import { describe, expect, it } from 'vitest'
 import * as P from '../../src/policy/rules.ts'
 import { ann, creator, mia, mo, rita, sam } from './actors.ts'
+import { CONVERSATION_CASES } from './conversation-cases.ts'
+import { type Example, isAllowed, type RuleCase } from './examples.ts'
 import { clausesOf, tableRows } from './markdown-table.ts'
-import { type Example, isAllowed, type RuleCase, SECURITY_CASES } from './security-cases.ts'
+import { MESSAGE_CASES } from './message-cases.ts'
+
+const SECURITY_CASES: readonly RuleCase[] = [...CONVERSATION_CASES, ...MESSAGE_CASES]
 
 const page = (name: string): URL => new URL(`../../docs/${name}`, import.meta.url)
 
@@ -31,7 +35,7 @@ describe('docs/security.md: write validation, per root', () => {
     for (const clause of clausesOf(cell.text)) {
       it(`${cell.row} ${cell.column}: "${clause}" has examples`, () => {
         const matching = casesOf(cell.row, cell.column).filter((c) => clause.includes(c.clause))
-        expect(matching, `no examples for this clause in test/policy/security-cases.ts`).not.toEqual([])
+        expect(matching, `no examples for this clause in test/policy/*-cases.ts`).not.toEqual([])
       })
     }
   }
