@@ -7,16 +7,8 @@ import type { Access, ConversationStateName, Role } from '../schema/layout.ts'
  * `docs/security.md` (`test/policy/rules.test.ts`), ask exactly the same question. Record shapes
  * (fields, types, sizes, "`by` is the writer") are the schema's: `src/schema/records.ts`.
  *
- * | action | admin | moderator | member | creator who never took part |
- * |---|---|---|---|---|
- * | send, edit own messages | ✓ (ReadWrite) | ✓ (ReadWrite) | ✓ (ReadWrite) | — |
- * | remove own messages | ✓ | ✓ | ✓ | — |
- * | react, read state, own preferences, leave | ✓ | ✓ | ✓ | — |
- * | remove or hide anyone's message | ✓ | ✓ | — | — |
- * | add/remove members, change their access | ✓ | ✓ | — | ✓ |
- * | add/remove admins and moderators, change roles | ✓ | — | — | ✓ |
- * | update name, attributes, subject, state; delete the conversation | ✓ | — | — | ✓ |
- * | join without being added | — | — | — | ✓ |
+ * The tables these rules implement, each checked clause by clause: docs/security.md ("Write
+ * validation, rule by rule") and docs/participants-and-roles.md ("Who may do what").
  *
  * Ownership: creating a conversation makes you its admin until your first participant record (your
  * own join, or someone adding you). From then on that record alone decides, as for anyone: a
