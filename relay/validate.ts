@@ -115,9 +115,10 @@ const KNOWN_ROOTS = new Set<string>([...Object.values(ROOTS), CLIENTS_ROOT])
 
 /**
  * Validates one update from `identity` against the live conversation document, before it is
- * applied or forwarded. Decodes the update (no speculative apply), resolves every item's map key
- * through its origin in the update or the live store, resolves every delete against the live
- * store, then checks authorship, ownership, membership and roles, read access, and the schema.
+ * applied or forwarded: decode → records → policy → verdict. The decoder (`src/crdt/`) reads the
+ * update without applying it, resolving every item's map key through its origin in the update or
+ * the live store and every delete against the live store; {@link judgeChanges} checks each record's
+ * shape (`src/schema/records.ts`) and asks the policy (`src/policy/rules.ts`) who may write it.
  * Cost: O(items in the update × log(structs per client)), never O(document).
  */
 export const validateConversationUpdate = (
@@ -129,7 +130,7 @@ export const validateConversationUpdate = (
 ): Verdict => {
   return verdictOf(() => {
     const { created, deletions, newClients } = decodeChanges(conv.doc, identity, update, KNOWN_ROOTS, true)
-    checkSemantics(conv, docKey, identity, created, deletions)
+    judgeChanges(conv, docKey, identity, created, deletions)
     takeClientIds(quota, conv.doc, `conv/${docKey}`, identity, newClients, true)
     return newClients
   })
@@ -192,7 +193,7 @@ const metaValue = (rec: unknown): unknown => (isPlainObject(rec) ? rec.v : undef
  * shape (`src/schema/records.ts`), and asks the policy (`src/policy/rules.ts`). Every refusal
  * throws {@link Refused} with its reason.
  */
-const checkSemantics = (
+const judgeChanges = (
   conv: ConversationDocument,
   docKey: string,
   identity: string,
@@ -283,14 +284,19 @@ const checkSemantics = (
           for (const v of it.values) refuseIf(hideRecordProblem(v, identity))
           break
         }
+        const message = { author: messageAuthor(it.key), stamped: conv.stamps.has(it.key) }
+        const decision = mayEditMessage(member, message)
+        // An edit of a message that never was is refused as such, before its shape is read.
+        if (message.author === null && !message.stamped) enforce(decision)
         for (const v of it.values) refuseIf(editRecordProblem(v, identity))
-        enforce(mayEditMessage(member, { author: messageAuthor(it.key), stamped: conv.stamps.has(it.key) }))
+        enforce(decision)
         break
       }
       case ROOTS.reactions: {
         const { identity: reactor, emoji } = parseReactionKey(it.key)
+        // Someone else's key is refused whatever its emoji (the reason names the forgery).
+        if (reactor === identity) refuseIf(emojiProblem(emoji))
         enforce(mayReact(member, reactor, arrivesDeleted))
-        refuseIf(emojiProblem(emoji))
         // A reaction racing the message's removal is a harmless orphan: no reason to refuse it.
         for (const v of it.values) refuseIf(reactionValueProblem(v))
         break
