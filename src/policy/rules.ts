@@ -60,10 +60,15 @@ export const mayManageParticipant = (actor: Actor, targetRole: Role): boolean =>
 // ------------------------------------------------------------------ the conversation
 
 /**
- * Reading a conversation that exists and is not deleted: its participants, and its creator until
- * they first take part (so that an app can create a conversation and stay out of it).
+ * Reading a conversation: its participants, and its creator until they first take part (so that
+ * an app can create a conversation and stay out of it); nobody once it is deleted; anyone before
+ * it exists, so that it can be created.
  */
-export const mayReadConversation = (actor: Actor): boolean => actor.participant !== null || actor.unjoinedCreator
+export const mayReadConversation = (actor: Actor, conversation: { exists: boolean; deleted: boolean }): boolean => {
+  if (!conversation.exists) return true
+  if (conversation.deleted) return false
+  return actor.participant !== null || actor.unjoinedCreator
+}
 
 /** The fields set once, at creation. */
 export const IMMUTABLE_META: ReadonlySet<string> = new Set(['sid', 'createdBy', 'dateCreated'])

@@ -1,10 +1,13 @@
 import { hasEverHeld } from '../crdt/map-history.ts'
+import { forbidden } from '../errors.ts'
 import {
   type Actor,
+  type Decision,
   isModerator,
   mayChangeConversation,
   mayManageParticipant,
   mayReact,
+  mayReadConversation,
   maySend,
   mayWriteReadState,
   effectiveRole as roleOf,
@@ -80,3 +83,15 @@ export const can = (doc: ConversationDocument, identity: string, action: Action)
 /** Whether `actor` may add or remove a participant who has (or will have) `targetRole`. */
 export const canManageParticipant = (doc: ConversationDocument, actor: string, targetRole: Role): boolean =>
   mayManageParticipant(actorOf(doc, actor), targetRole)
+
+/** Whether `identity` may read the conversation (sync it, see it listed). */
+export const canRead = (doc: ConversationDocument, identity: string): boolean =>
+  mayReadConversation(actorOf(doc, identity), { exists: doc.exists, deleted: doc.get('deleted', false) })
+
+/**
+ * A client command's early refusal: throws `FORBIDDEN` with the policy's reason, as the relay would
+ * refuse the update. E.g. `allowOrThrow(mayEditMessage(actorOf(doc, me), { author, stamped: true }))`.
+ */
+export const allowOrThrow = (decision: Decision): void => {
+  if (!decision.ok) throw forbidden(decision.reason)
+}
