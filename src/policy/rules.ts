@@ -29,15 +29,6 @@ export type Decision = { readonly ok: true } | { readonly ok: false; readonly re
 
 const ALLOWED: Decision = { ok: true }
 const refused = (reason: string): Decision => ({ ok: false, reason })
-/** The first refusal among `decisions`, in order, or allowed. */
-const all = (...decisions: Array<() => Decision>): Decision => {
-  for (const d of decisions) {
-    const r = d()
-    if (!r.ok) return r
-  }
-  return ALLOWED
-}
-
 const RANK: Record<Role, number> = { member: 0, moderator: 1, admin: 2 }
 
 /** The effective role: the participant's, or admin for a creator who never took part. */
@@ -149,12 +140,12 @@ export const maySendMessage = (
   actor: Actor,
   conversation: { state: ConversationStateName },
   message: { idUsed: boolean },
-): Decision =>
-  all(
-    () => maySend(actor),
-    () => (conversation.state === 'closed' ? refused('the conversation is closed') : ALLOWED),
-    () => (message.idUsed ? refused('message ids cannot be reused') : ALLOWED),
-  )
+): Decision => {
+  const sending = maySend(actor)
+  if (!sending.ok) return sending
+  if (conversation.state === 'closed') return refused('the conversation is closed')
+  return message.idUsed ? refused('message ids cannot be reused') : ALLOWED
+}
 
 /**
  * Editing a message: only its author, with `ReadWrite` access. `author` is null when the message
