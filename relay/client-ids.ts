@@ -1,13 +1,13 @@
 import type * as Y from 'yjs'
+import { CLIENTS_ROOT } from '../src/crdt/update-decoder.ts'
 import { invalidArgument } from '../src/errors.ts'
-import { CLIENTS_ROOT } from './update-decoder.ts'
 
 /**
  * How many Yjs clientIDs one identity may bring into one document. Every clientID stays in the
  * document for good, and Yjs spends time on each one in every transaction of every replica (it
  * takes a state vector before and after each): 30,000 clientIDs bound in ten seconds made every
  * later local message cost about 10 ms in Yjs alone, on every device (and as much again in
- * colloquy's update encoding, `src/doc-updates.ts`). Honest devices bring one per
+ * colloquy's update encoding, `src/crdt/doc-updates.ts`). Honest devices bring one per
  * session that writes to the document.
  */
 export interface ClientIdLimits {

@@ -1,8 +1,37 @@
 import { digest as sha256 } from 'lib0/hash/sha256'
 import type * as Y from 'yjs'
-import { participantSidFor } from '../src/ids.ts'
-import { checkContent } from '../src/schema/content.ts'
-import { checkAttributes, isPlainObject } from '../src/schema/json.ts'
+import {
+  CLIENTS_ROOT,
+  type Deletion,
+  decodeChanges,
+  type NewItem,
+  Refused,
+  refuse,
+} from '../src/crdt/update-decoder.ts'
+import {
+  type Actor,
+  type Decision,
+  mayAddParticipant,
+  mayChangeConversation,
+  mayChangeMetaField,
+  mayChangeParticipant,
+  mayCreateConversation,
+  mayEditMessage,
+  mayHideMessage,
+  mayReact,
+  mayRemoveEdit,
+  mayRemoveFromRelayRoot,
+  mayRemoveMessage,
+  mayRemoveParticipant,
+  mayRemovePersonalState,
+  mayRemoveReaction,
+  maySendMessage,
+  mayUnhideMessage,
+  mayWritePreference,
+  mayWriteReadState,
+  mayWriteRelayRoot,
+} from '../src/policy/rules.ts'
+import { isPlainObject } from '../src/schema/json.ts'
 import {
   type ConversationDocument,
   type EditRecord,
@@ -13,27 +42,48 @@ import {
   type ParticipantRecord,
   parseReactionKey,
   ROOTS,
-  type Role,
 } from '../src/schema/layout.ts'
-import { LIMITS } from '../src/schema/limits.ts'
-import { canManageParticipant, isUnjoinedCreator } from '../src/schema/permissions.ts'
-import { ACCESS, checkEmoji, NOTIFICATION_LEVELS, ROLES, STATES, urlProblem } from '../src/schema/validate.ts'
+import { isUnjoinedCreator } from '../src/schema/permissions.ts'
+import {
+  attributesProblem,
+  attributeValueProblem,
+  editRecordProblem,
+  emojiProblem,
+  hideRecordProblem,
+  isMetaField,
+  MAX_KEY_LENGTH,
+  messageRecordProblem,
+  metaRecordProblem,
+  participantRecordProblem,
+  personalKeyOwner,
+  preferenceValueProblem,
+  profileFieldProblem,
+  reactionValueProblem,
+  readSlotOwner,
+  readSlotProblem,
+} from '../src/schema/records.ts'
 import type { ClientIdQuota } from './client-ids.ts'
 import type { LogFields } from './log.ts'
-import { CLIENTS_ROOT, type Deletion, decodeChanges, type NewItem, Refused, refuse } from './update-decoder.ts'
 
-export { CLIENTS_ROOT, changesNothing, isNoopUpdate, type SleepingState, sleepingStateOf } from './update-decoder.ts'
+export {
+  CLIENTS_ROOT,
+  changesNothing,
+  isNoopUpdate,
+  type SleepingState,
+  sleepingStateOf,
+} from '../src/crdt/update-decoder.ts'
 
+/** The identity bound to the relay's own clientIDs (stamps, bindings). */
+export const RELAY_IDENTITY = '@relay'
 /**
  * Root holding, per bound clientID, the relay's MAC of that binding (see relay/stamp-mac.ts);
  * written by the relay only, beside `clients`, whose values stay plain identities.
  */
 export const SEALS_ROOT = 'seals'
-/** The identity bound to the relay's own clientIDs (stamps, bindings). */
-export const RELAY_IDENTITY = '@relay'
 
 /**
- * The outcome: accepted (with clientIDs to bind to the writer), or refused with a reason. A
+ * The outcome: accepted (with clientIDs to bind to the writer and, for conversations, what the
+ * update does that the relay's quotas count), or refused with a reason. A
  * refusal is `internal` when the validator itself failed (an exception, not a rule): that is a
  * relay bug to report to the operator, with the `error`, not the client's fault.
  */
@@ -75,67 +125,14 @@ export const validatorErrorFields = (
 export const VALIDATOR_ERROR_REASON =
   'the relay failed to validate this update (a relay error, reported to its operator)'
 
-const META_KEYS = new Set<keyof MetaFields>([
-  'sid',
-  'createdBy',
-  'dateCreated',
-  'friendlyName',
-  'uniqueName',
-  'subject',
-  'photoUrl',
-  'welcomeMessages',
-  'state',
-  'deleted',
-  'updated',
-])
-const IMMUTABLE_META = new Set(['sid', 'createdBy', 'dateCreated'])
-const EDIT_KEYS = new Set(['content', 'attributes', 'by', 'at'])
 const KNOWN_ROOTS = new Set<string>([...Object.values(ROOTS), CLIENTS_ROOT, SEALS_ROOT])
-
-const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
-const isIndex = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
-const shortString = (v: unknown, max: number): boolean => typeof v === 'string' && v.length <= max
-
-// Records are stored and sent to every participant exactly as written: fields beyond the schema would
-// carry any amount of data past the documented limits (a 32 KiB body, 16 KiB of attributes).
-const keySet = (...keys: string[]): ReadonlySet<string> => new Set(keys)
-const onlyKeys = (v: object, allowed: ReadonlySet<string>): boolean => Object.keys(v).every((k) => allowed.has(k))
-const MESSAGE_FIELDS = keySet('id', 'author', 'participantSid', 'content', 'attributes', 'replyTo', 'createdAt')
-const BLOCK_FIELDS: Record<string, ReadonlySet<string>> = {
-  text: keySet('type', 'text'),
-  location: keySet('type', 'latitude', 'longitude', 'label'),
-  file: keySet('type', 'subtype', 'url', 'filename', 'contentType', 'size', 'width', 'height', 'duration'),
-}
-const PARTICIPANT_FIELDS = keySet(
-  'sid',
-  'identity',
-  'type',
-  'address',
-  'proxyAddress',
-  'attributes',
-  'role',
-  'access',
-  'dateCreated',
-  'dateUpdated',
-  'addedBy',
-  'membership',
-)
-const READ_FIELDS = keySet('epoch', 'index', 'at', 'm')
-const META_FIELDS = keySet('v', 'at', 'by')
-/** Longest map key: a reaction key is a message id, an identity and an emoji. */
-const MAX_KEY_LENGTH = 1024
-
-/** Content blocks as the schema has them, nothing more. */
-const checkBlocks = (content: unknown, reason: string): void => {
-  checkValue(() => checkContent(content), reason)
-  for (const b of content as Array<{ type: string }>) if (!onlyKeys(b, BLOCK_FIELDS[b.type]!)) refuse(reason)
-}
 
 /**
  * Validates one update from `identity` against the live conversation document, before it is
- * applied or forwarded. Decodes the update (no speculative apply), resolves every item's map key
- * through its origin in the update or the live store, resolves every delete against the live
- * store, then checks authorship, ownership, membership and roles, read access, and the schema.
+ * applied or forwarded: decode → records → policy → verdict. The decoder (`src/crdt/`) reads the
+ * update without applying it, resolving every item's map key through its origin in the update or
+ * the live store and every delete against the live store; {@link judgeChanges} checks each record's
+ * shape (`src/schema/records.ts`) and asks the policy (`src/policy/rules.ts`) who may write it.
  * Cost: O(items in the update × log(structs per client)), never O(document).
  */
 export const validateConversationUpdate = (
@@ -149,7 +146,7 @@ export const validateConversationUpdate = (
   let effects: UpdateEffects | undefined
   const verdict = verdictOf(() => {
     const { created, deletions, newClients } = decodeChanges(conv.doc, identity, update, KNOWN_ROOTS, true)
-    checkSemantics(conv, docKey, identity, created, deletions, stampedFor)
+    judgeChanges(conv, docKey, identity, created, deletions, stampedFor)
     effects = effectsOf(conv, identity, created)
     takeClientIds(quota, conv.doc, `conv/${docKey}`, identity, newClients, true)
     return newClients
@@ -186,20 +183,6 @@ const takeClientIds = (
   if (refusal !== null) refuse(refusal)
 }
 
-/** The fields of a user profile document (`user/<identity>`, root `profile`) and their checks. */
-const PROFILE_FIELDS: Record<string, (v: unknown) => boolean> = {
-  friendlyName: (v) => v === null || shortString(v, LIMITS.friendlyNameLength),
-  photoUrl: (v) => v === null || urlProblem(v) === null,
-  attributes: (v) => {
-    try {
-      checkAttributes(v, LIMITS.attributesBytes)
-      return true
-    } catch {
-      return false
-    }
-  },
-}
-
 /**
  * Validates an update to the writer's own profile document: only the known fields, with their
  * types and sizes. (Who may write it at all — its owner — is checked before.)
@@ -212,11 +195,7 @@ export const validateProfileUpdate = (
 ): Verdict =>
   verdictOf(() => {
     const { created, newClients } = decodeChanges(doc, identity, update, new Set(['profile']), false)
-    for (const it of created) {
-      const valid = PROFILE_FIELDS[it.key]
-      if (!valid) refuse(`unknown profile field ${it.key}`)
-      for (const v of it.values) if (!valid!(v)) refuse(`invalid ${it.key}`)
-    }
+    for (const it of created) refuseIf(profileFieldProblem(it.key, it.values))
     takeClientIds(quota, doc, `user/${identity}`, identity, newClients, false)
     return []
   })
@@ -231,7 +210,21 @@ const verdictOf = (run: () => number[]): Verdict => {
   }
 }
 
-const checkSemantics = (
+const enforce = (decision: Decision): void => {
+  if (!decision.ok) refuse(decision.reason)
+}
+const refuseIf = (problem: string | null): void => {
+  if (problem !== null) refuse(problem)
+}
+const metaValue = (rec: unknown): unknown => (isPlainObject(rec) ? rec.v : undefined)
+
+/**
+ * Judges a decoded conversation update: gathers the facts the policy needs from the live document
+ * and the update (who acts, with which role before it; authors; membership), checks each record's
+ * shape (`src/schema/records.ts`), and asks the policy (`src/policy/rules.ts`). Every refusal
+ * throws {@link Refused} with its reason.
+ */
+const judgeChanges = (
   conv: ConversationDocument,
   docKey: string,
   identity: string,
@@ -249,23 +242,22 @@ const checkSemantics = (
   const exists = conv.exists
   const creating = !exists && newMeta.has('sid')
   const createdBy = exists ? conv.get('createdBy', '') : creating ? metaValue(newMeta.get('createdBy')) : ''
-  if (creating) {
-    if (metaValue(newMeta.get('sid')) !== docKey) refuse('conversation sid does not match the document')
-    if (createdBy !== identity) refuse('the creator must be the writer')
-  }
+  if (creating) enforce(mayCreateConversation(identity, { sid: metaValue(newMeta.get('sid')), createdBy }, docKey))
   if (!exists && !creating && created.length + deletions.length > 0) refuse('the conversation does not exist')
 
-  // Roles before this update: the creator counts as admin until they first take part (permissions.ts).
+  // Roles before this update: the creator counts as admin until they first take part.
   const before = (who: string): ParticipantRecord | undefined => conv.participants.get(who)
   const unjoinedCreator = exists ? isUnjoinedCreator(conv, identity) : createdBy === identity
-  const roleBefore = (): Role | null => before(identity)?.role ?? (unjoinedCreator ? 'admin' : null)
-  const canManage = (targetRole: Role): boolean => {
-    if (exists) return canManageParticipant(conv, identity, targetRole)
-    return createdBy === identity
+  const actorWith = (p: ParticipantRecord | undefined): Actor => ({
+    identity,
+    participant: p ? { role: p.role, access: p.access } : null,
+    unjoinedCreator,
+  })
+  const actor = actorWith(before(identity))
+  // Creating, the creator writes the first records before any role exists.
+  const changeConversation = (): void => {
+    if (!creating) enforce(mayChangeConversation(actor))
   }
-  const isAdmin = (): boolean => roleBefore() === 'admin'
-  const isModerator = (): boolean =>
-    before(identity) !== undefined && (roleBefore() === 'admin' || roleBefore() === 'moderator')
 
   // Participants after this update, for what membership allows.
   const newParticipants = latest(ROOTS.participants)
@@ -277,151 +269,88 @@ const checkSemantics = (
     return before(who)
   }
   // An offline backlog may write and then leave in one update: membership before or after counts.
-  const member = (): ParticipantRecord | undefined => before(identity) ?? after(identity)
+  const member = actorWith(before(identity) ?? after(identity))
   const newMessages = latest(ROOTS.messages)
-  const messageAuthor = (id: string): string | undefined =>
-    (newMessages.get(id) as MessageRecord | undefined)?.author ?? conv.messages.get(id)?.author
+  const messageAuthor = (id: string): string | null =>
+    (newMessages.get(id) as MessageRecord | undefined)?.author ?? conv.messages.get(id)?.author ?? null
 
   for (const it of created) {
     const last = it.values[it.values.length - 1]
-    const deletedOnArrival = it.values.length === 0
+    const arrivesDeleted = it.values.length === 0
     if (it.key.length > MAX_KEY_LENGTH) refuse('key too long')
     switch (it.root) {
       case ROOTS.meta: {
-        if (!META_KEYS.has(it.key as keyof MetaFields)) refuse(`unknown conversation field ${it.key}`)
-        if (exists && IMMUTABLE_META.has(it.key)) refuse(`${it.key} cannot change`)
-        if (!creating && !isAdmin()) refuse('only admins may change the conversation')
-        for (const v of it.values) checkMeta(it.key, v, identity)
+        if (!isMetaField(it.key)) refuse(`unknown conversation field ${it.key}`)
+        if (exists) enforce(mayChangeMetaField(it.key))
+        changeConversation()
+        for (const v of it.values) refuseIf(metaRecordProblem(it.key as keyof MetaFields, v, identity))
         break
       }
       case ROOTS.attributes: {
-        if (!creating && !isAdmin()) refuse('only admins may change the conversation')
-        for (const v of it.values) {
-          try {
-            checkAttributes({ v }, LIMITS.attributesBytes)
-          } catch {
-            refuse('attribute value too large or not JSON')
-          }
-        }
+        changeConversation()
+        for (const v of it.values) refuseIf(attributeValueProblem(v))
         break
       }
       case ROOTS.participants: {
-        for (const v of it.values) checkParticipantRecord(docKey, it.key, v)
-        if (deletedOnArrival) break
+        for (const v of it.values) refuseIf(participantRecordProblem(docKey, it.key, v))
+        if (arrivesDeleted) break
         const rec = last as ParticipantRecord
         const existing = before(it.key)
-        if (!existing) {
-          if (rec.addedBy !== identity) refuse('addedBy must be the writer')
-          if (it.key === identity) {
-            if (!unjoinedCreator) refuse('only the creator, before first taking part, may join without being added')
-          } else if (!canManage(rec.role)) refuse('not allowed to add this participant')
-        } else if (it.key === identity && !canManage(existing.role)) {
-          if (rec.role !== existing.role || rec.access !== existing.access)
-            refuse('participants may not change their own role or access')
-        } else {
-          if (!canManage(existing.role) || !canManage(rec.role)) refuse('not allowed to change this participant')
-          if (rec.role !== existing.role && !isAdmin()) refuse('only admins may change roles')
-        }
+        if (!existing) enforce(mayAddParticipant(actor, it.key, rec))
+        else enforce(mayChangeParticipant(actor, it.key, existing, rec))
         break
       }
       case ROOTS.messages: {
-        if (deletedOnArrival) break
-        const me = member()
-        if (!me) refuse('only participants may send')
-        if (me!.access !== 'ReadWrite') refuse('read-only participants may not send')
-        if (conv.get('state', 'active') === 'closed') refuse('the conversation is closed')
+        if (arrivesDeleted) break
         // A stamp stays when its message is removed, so a stamp means the id was used; except a stamp
         // a restored relay took back before the message (no entry ever under that key), which its
         // author — and only they — may now bring back (see relay/restore.ts).
         const awaited = !conv.messages._map.has(it.key) && stampedFor(it.key, identity)
-        if (conv.messages.has(it.key) || (conv.stamps.has(it.key) && !awaited)) refuse('message ids cannot be reused')
-        for (const v of it.values) checkMessage(it.key, v, identity, docKey)
+        const idUsed = conv.messages.has(it.key) || (conv.stamps.has(it.key) && !awaited)
+        enforce(maySendMessage(member, { state: conv.get('state', 'active') }, { idUsed }))
+        for (const v of it.values) refuseIf(messageRecordProblem(docKey, it.key, v, identity))
         break
       }
       case ROOTS.edits: {
-        if (deletedOnArrival) break
+        if (arrivesDeleted) break
         const target = editTarget(it.key)
         if (it.key !== target) {
-          // A moderator's hide: exactly `{ by, at }` under `<id>\nhidden`.
           if (it.key !== hiddenKey(target)) refuse('unknown edit key')
-          if (!isModerator()) refuse('only moderators and admins may hide messages')
-          if (messageAuthor(target) === undefined) refuse('hide of an unknown message')
-          for (const v of it.values) {
-            const h = v as { by?: unknown; at?: unknown }
-            if (!isPlainObject(h) || h.by !== identity || !isNumber(h.at) || Object.keys(h).length !== 2)
-              refuse('malformed hide')
-          }
+          enforce(mayHideMessage(actor, { exists: messageAuthor(target) !== null }))
+          for (const v of it.values) refuseIf(hideRecordProblem(v, identity))
           break
         }
-        const author = messageAuthor(it.key)
-        // An edit racing the message's removal (another device, a moderator) is a harmless orphan:
-        // the message is gone but its stamp stays. An edit of a message that never was is refused.
-        const orphan = author === undefined && conv.stamps.has(it.key)
-        if (author === undefined && !orphan) refuse('edit of an unknown message')
-        for (const v of it.values) {
-          const e = v as EditRecord
-          if (!isPlainObject(e) || e.by !== identity || !isNumber(e.at)) refuse('malformed edit')
-          for (const k of Object.keys(e)) if (!EDIT_KEYS.has(k)) refuse('malformed edit')
-          if (e.content !== undefined) checkBlocks(e.content, 'invalid content')
-          if (e.attributes !== undefined)
-            checkValue(() => checkAttributes(e.attributes, LIMITS.attributesBytes), 'invalid attributes')
-        }
-        const me = member()
-        if (orphan) {
-          if (!me) refuse('only participants may edit')
-          break
-        }
-        if (author !== identity) refuse('only the author may edit a message')
-        if (me?.access !== 'ReadWrite') refuse('read-only participants may not edit')
+        const message = { author: messageAuthor(it.key), stamped: conv.stamps.has(it.key) }
+        const decision = mayEditMessage(member, message)
+        // An edit of a message that never was is refused as such, before its shape is read.
+        if (message.author === null && !message.stamped) enforce(decision)
+        for (const v of it.values) refuseIf(editRecordProblem(v, identity))
+        enforce(decision)
         break
       }
       case ROOTS.reactions: {
-        const { messageId, identity: who, emoji } = parseReactionKey(it.key)
-        if (who !== identity) refuse('reactions are per person: not yours')
-        checkValue(() => checkEmoji(emoji), 'invalid emoji')
-        if (deletedOnArrival) break
-        if (!member()) refuse('only participants may react')
+        const { identity: reactor, emoji } = parseReactionKey(it.key)
+        // Someone else's key is refused whatever its emoji (the reason names the forgery).
+        if (reactor === identity) refuseIf(emojiProblem(emoji))
+        enforce(mayReact(member, reactor, arrivesDeleted))
         // A reaction racing the message's removal is a harmless orphan: no reason to refuse it.
-        void messageId
-        for (const v of it.values) if (!isNumber(v)) refuse('malformed reaction')
+        for (const v of it.values) refuseIf(reactionValueProblem(v))
         break
       }
       case ROOTS.reads: {
-        if (!it.key.startsWith(`${identity}\n`) || it.key.indexOf('\n', identity.length + 1) !== -1)
-          refuse('read state is per person: not yours')
-        if (deletedOnArrival) break
-        if (!member()) refuse('only participants have read state')
-        for (const v of it.values) {
-          const s = v as { epoch?: unknown; index?: unknown; at?: unknown; m?: unknown }
-          if (
-            !isPlainObject(s) ||
-            !onlyKeys(s, READ_FIELDS) ||
-            !isIndex(s.epoch) ||
-            !(s.index === null || isIndex(s.index)) ||
-            !isNumber(s.at) ||
-            !(s.m === null || shortString(s.m, 64))
-          )
-            refuse('malformed read state')
-        }
+        enforce(mayWriteReadState(member, readSlotOwner(it.key), arrivesDeleted))
+        for (const v of it.values) refuseIf(readSlotProblem(v))
         break
       }
       case ROOTS.prefs: {
-        const field = it.key.startsWith(`${identity}\n`) ? it.key.slice(identity.length + 1) : null
-        if (field !== 'notificationLevel' && field !== 'markedUnread') refuse('preferences are per person: not yours')
-        if (deletedOnArrival) break
-        if (!member()) refuse('only participants have preferences')
-        for (const v of it.values) {
-          if (field === 'notificationLevel' && !NOTIFICATION_LEVELS.includes(v as never))
-            refuse('invalid notification level')
-          if (field === 'markedUnread' && v !== true) refuse('invalid unread mark')
-        }
+        const slot = personalKeyOwner(it.key)
+        const field = slot?.rest ?? ''
+        enforce(mayWritePreference(member, slot?.owner ?? null, field, arrivesDeleted))
+        for (const v of it.values) refuseIf(preferenceValueProblem(field, v))
         break
       }
-      case ROOTS.stamps:
-        refuse('only the relay stamps messages')
-        break
       default:
-        refuse(`${it.root} is written by the relay only`)
+        enforce(mayWriteRelayRoot(it.root))
     }
   }
 
@@ -430,131 +359,45 @@ const checkSemantics = (
     const merged: Record<string, unknown> = conv.attributes.toJSON()
     for (const d of deletions) if (d.root === ROOTS.attributes) delete merged[d.key]
     for (const [k, v] of latest(ROOTS.attributes)) merged[k] = v
-    checkValue(() => checkAttributes(merged, LIMITS.attributesBytes), 'attributes exceed their size limit')
+    refuseIf(attributesProblem(merged))
   }
   const removedMessages = new Set(deletions.filter((d) => d.root === ROOTS.messages).map((d) => d.key))
   for (const d of deletions) {
     switch (d.root) {
       case ROOTS.meta:
-        if (IMMUTABLE_META.has(d.key) && exists) refuse(`${d.key} cannot change`)
-        if (!creating && !isAdmin()) refuse('only admins may change the conversation')
+        if (exists) enforce(mayChangeMetaField(d.key))
+        changeConversation()
         break
       case ROOTS.attributes:
-        if (!creating && !isAdmin()) refuse('only admins may change the conversation')
+        changeConversation()
         break
-      case ROOTS.participants: {
-        const old = d.old as ParticipantRecord | null
-        if (d.key === identity) break
-        if (!canManage(old?.role ?? 'member')) refuse('not allowed to remove this participant')
+      case ROOTS.participants:
+        enforce(mayRemoveParticipant(actor, d.key, (d.old as ParticipantRecord | null)?.role ?? 'member'))
         break
-      }
-      case ROOTS.messages: {
-        const old = d.old as MessageRecord | null
-        if (old?.author === identity && before(identity)) break
-        if (!isModerator()) refuse('only the author or a moderator may remove a message')
+      case ROOTS.messages:
+        enforce(mayRemoveMessage(actor, { author: (d.old as MessageRecord | null)?.author ?? null }))
         break
-      }
       case ROOTS.edits: {
         const target = editTarget(d.key)
-        if (d.key !== target) {
-          // Unhiding is for moderators; the author may clear a hide only by removing the message.
-          if (isModerator() || (messageAuthor(target) === identity && removedMessages.has(target))) break
-          refuse('only moderators and admins may unhide messages')
+        if (d.key !== target)
+          enforce(mayUnhideMessage(actor, { author: messageAuthor(target), removing: removedMessages.has(target) }))
+        else {
+          const message = { author: messageAuthor(d.key), stamped: conv.stamps.has(d.key) }
+          enforce(mayRemoveEdit(actor, message, { by: (d.old as EditRecord | null)?.by }))
         }
-        if (messageAuthor(d.key) === identity || isModerator()) break
-        // Replacing my own orphan edit (its message was removed meanwhile, its stamp stays) harms no one.
-        const orphanEdit = messageAuthor(d.key) === undefined && conv.stamps.has(d.key)
-        if (orphanEdit && (d.old as EditRecord | null)?.by === identity) break
-        refuse('only the author or a moderator may remove an edit')
         break
       }
       case ROOTS.reactions: {
-        const { messageId, identity: who } = parseReactionKey(d.key)
-        // Removing a message takes its reactions with it: its author may clear them.
-        if (who !== identity && !isModerator() && messageAuthor(messageId) !== identity)
-          refuse('reactions are per person: not yours')
+        const { messageId, identity: reactor } = parseReactionKey(d.key)
+        enforce(mayRemoveReaction(actor, reactor, messageAuthor(messageId)))
         break
       }
       case ROOTS.reads:
       case ROOTS.prefs:
-        if (!d.key.startsWith(`${identity}\n`)) refuse('read state and preferences are per person: not yours')
+        enforce(mayRemovePersonalState(actor, personalKeyOwner(d.key)?.owner ?? null))
         break
       default:
-        refuse(`${d.root} is written by the relay only`)
+        enforce(mayRemoveFromRelayRoot(d.root))
     }
   }
-}
-
-const metaValue = (rec: unknown): unknown => (isPlainObject(rec) ? rec.v : undefined)
-
-const checkValue = (fn: () => unknown, reason: string): void => {
-  try {
-    fn()
-  } catch {
-    refuse(reason)
-  }
-}
-
-const checkMeta = (key: string, rec: unknown, identity: string): void => {
-  if (!isPlainObject(rec) || !onlyKeys(rec, META_FIELDS) || rec.by !== identity || !isNumber(rec.at))
-    refuse(`malformed ${key}`)
-  const v = (rec as { v: unknown }).v
-  const ok = (() => {
-    switch (key as keyof MetaFields) {
-      case 'sid':
-      case 'createdBy':
-        return shortString(v, LIMITS.identityLength) && (v as string).length > 0
-      case 'dateCreated':
-        return isNumber(v)
-      case 'friendlyName':
-      case 'subject':
-        return v === null || shortString(v, LIMITS.friendlyNameLength)
-      case 'uniqueName':
-        return v === null || shortString(v, LIMITS.uniqueNameLength)
-      case 'photoUrl':
-        return v === null || urlProblem(v) === null
-      case 'welcomeMessages':
-        return (
-          Array.isArray(v) &&
-          v.length <= LIMITS.welcomeMessages &&
-          v.every((m) => typeof m === 'string' && m.length <= LIMITS.messageBodyBytes)
-        )
-      case 'state':
-        return STATES.includes(v as never)
-      case 'deleted':
-      case 'updated':
-        return v === true
-    }
-  })()
-  if (!ok) refuse(`invalid ${key}`)
-}
-
-const checkParticipantRecord = (docKey: string, key: string, v: unknown): void => {
-  const r = v as ParticipantRecord
-  if (!isPlainObject(r) || !onlyKeys(r, PARTICIPANT_FIELDS)) refuse('malformed participant')
-  if (r.sid !== participantSidFor(docKey, key)) refuse('participant sid does not match')
-  if (!ROLES.includes(r.role) || !ACCESS.includes(r.access)) refuse('invalid role or access')
-  if (!isNumber(r.dateCreated) || !isNumber(r.dateUpdated) || !shortString(r.addedBy, LIMITS.identityLength))
-    refuse('malformed participant')
-  if (!shortString(r.membership, 64)) refuse('malformed participant')
-  if (r.type === 'chat') {
-    if (r.identity !== key) refuse('participant identity does not match its key')
-    if (r.address !== null || r.proxyAddress !== null) refuse('malformed participant address')
-  } else if (r.type === 'sms' || r.type === 'whatsapp' || r.type === 'email') {
-    if (r.identity !== null || key !== `${r.type}:${r.address}` || !shortString(r.proxyAddress, LIMITS.identityLength))
-      refuse('malformed participant address')
-  } else refuse('invalid participant type')
-  checkValue(() => checkAttributes(r.attributes, LIMITS.attributesBytes), 'invalid participant attributes')
-}
-
-const checkMessage = (key: string, v: unknown, identity: string, docKey: string): void => {
-  const m = v as MessageRecord
-  if (!isPlainObject(m) || !onlyKeys(m, MESSAGE_FIELDS) || m.id !== key) refuse('malformed message')
-  if (m.author !== identity) refuse('a message must be written by its author')
-  // Apps look senders up by participant sid (Twilio's `message.participantSid`): it must be the author's.
-  if (!(m.participantSid === null || m.participantSid === participantSidFor(docKey, identity)))
-    refuse("participantSid must be the author's")
-  if (!(m.replyTo === null || typeof m.replyTo === 'string') || !isNumber(m.createdAt)) refuse('malformed message')
-  checkBlocks(m.content, 'invalid message content')
-  checkValue(() => checkAttributes(m.attributes, LIMITS.attributesBytes), 'invalid message attributes')
 }

@@ -1,19 +1,23 @@
-import type { Access, ConversationDocument, ParticipantRecord, Role } from './layout.ts'
+import { hasEverHeld } from '../crdt/map-history.ts'
+import { forbidden } from '../errors.ts'
+import {
+  type Actor,
+  type Decision,
+  isModerator,
+  mayChangeConversation,
+  mayManageParticipant,
+  mayReact,
+  mayReadConversation,
+  maySend,
+  mayWriteReadState,
+  effectiveRole as roleOf,
+} from '../policy/rules.ts'
+import type { ConversationDocument, ParticipantRecord, Role } from './layout.ts'
 
 /**
- * Who may do what in a conversation. Pure functions over the document, shared by the client
- * (which refuses early with `FORBIDDEN`) and the relay (which refuses the update).
- *
- * | action | admin | moderator | member | creator who never took part |
- * |---|---|---|---|---|
- * | send, edit own messages | ✓ (ReadWrite) | ✓ (ReadWrite) | ✓ (ReadWrite) | — |
- * | remove own messages | ✓ | ✓ | ✓ | — |
- * | react, read state, own preferences, leave | ✓ | ✓ | ✓ | — |
- * | remove or hide anyone's message | ✓ | ✓ | — | — |
- * | add/remove members, change their access | ✓ | ✓ | — | ✓ |
- * | add/remove admins and moderators, change roles | ✓ | — | — | ✓ |
- * | update name, attributes, subject, state; delete the conversation | ✓ | — | — | ✓ |
- * | join without being added | — | — | — | ✓ |
+ * Who may do what, asked of a conversation document: the facts the policy needs are read here
+ * ({@link actorOf}) and the rules themselves live in `src/policy/rules.ts`, which the relay's
+ * validator asks too. The client refuses early with `FORBIDDEN`; the relay refuses the update.
  *
  * Ownership: creating a conversation makes you its admin until your first participant record (your
  * own join, or someone adding you). From then on that record alone decides, as for anyone: a
@@ -29,55 +33,65 @@ export type Action =
   | 'manageRoles'
   | 'manageConversation'
 
-const RANK: Record<Role, number> = { member: 0, moderator: 1, admin: 2 }
-
 /** The participant record of `identity`, if they take part. */
 export const participantOf = (doc: ConversationDocument, identity: string): ParticipantRecord | undefined =>
   doc.participants.get(identity)
 
-/**
- * Whether `identity` has, or ever had, a participant record here. A removed map key keeps its last
- * entry as a deleted item (Yjs' `_map`), in every replica and in every stored or compacted log.
- */
+/** Whether `identity` has, or ever had, a participant record here (the same in every replica, forever). */
 export const hasTakenPart = (doc: ConversationDocument, identity: string): boolean =>
-  (doc.participants as unknown as { _map: Map<string, unknown> })._map.has(identity)
+  hasEverHeld(doc.participants, identity)
 
 /** Whether `identity` created the conversation and never took part: its admin, by creation alone. */
 export const isUnjoinedCreator = (doc: ConversationDocument, identity: string): boolean =>
   identity !== '' && doc.get('createdBy', '') === identity && !hasTakenPart(doc, identity)
 
-/** The effective role: the participant's, or admin for a creator who never took part. */
-export const effectiveRole = (doc: ConversationDocument, identity: string): Role | null => {
+/** `identity` as the policy sees them in `doc`: their participant record and the creator rule. */
+export const actorOf = (doc: ConversationDocument, identity: string): Actor => {
   const p = participantOf(doc, identity)
-  if (p) return p.role
-  if (isUnjoinedCreator(doc, identity)) return 'admin'
-  return null
+  return {
+    identity,
+    participant: p ? { role: p.role, access: p.access } : null,
+    unjoinedCreator: isUnjoinedCreator(doc, identity),
+  }
 }
 
-const accessOf = (doc: ConversationDocument, identity: string): Access | null =>
-  participantOf(doc, identity)?.access ?? null
+/** The effective role: the participant's, or admin for a creator who never took part. */
+export const effectiveRole = (doc: ConversationDocument, identity: string): Role | null =>
+  roleOf(actorOf(doc, identity))
 
 /** Whether `identity` may perform `action`. */
 export const can = (doc: ConversationDocument, identity: string, action: Action): boolean => {
-  const isParticipant = participantOf(doc, identity) !== undefined
-  const role = effectiveRole(doc, identity)
-  if (role === null) return false
+  const actor = actorOf(doc, identity)
   switch (action) {
     case 'send':
-      return isParticipant && accessOf(doc, identity) === 'ReadWrite'
+      return maySend(actor).ok
     case 'react':
+      return mayReact(actor, identity).ok
     case 'readState':
-      return isParticipant
+      return mayWriteReadState(actor, identity).ok
     case 'moderateMessages':
-      return isParticipant && RANK[role] >= RANK.moderator
+      return isModerator(actor)
     case 'manageMembers':
-      return RANK[role] >= RANK.moderator
+      return mayManageParticipant(actor, 'member')
     case 'manageRoles':
+      return mayManageParticipant(actor, 'admin')
     case 'manageConversation':
-      return role === 'admin'
+      return mayChangeConversation(actor).ok
   }
 }
 
 /** Whether `actor` may add or remove a participant who has (or will have) `targetRole`. */
 export const canManageParticipant = (doc: ConversationDocument, actor: string, targetRole: Role): boolean =>
-  targetRole === 'member' ? can(doc, actor, 'manageMembers') : can(doc, actor, 'manageRoles')
+  mayManageParticipant(actorOf(doc, actor), targetRole)
+
+/** Whether `identity` may read the conversation (sync it, see it listed). */
+export const canRead = (doc: ConversationDocument, identity: string): boolean =>
+  mayReadConversation(actorOf(doc, identity), { exists: doc.exists, deleted: doc.get('deleted', false) })
+
+/**
+ * A client command's early refusal: throws `FORBIDDEN` with the policy's reason, as the relay would
+ * refuse the update. E.g. `allowOrThrow(mayEditMessage(actorOf(doc, me), { author, stamped: true }))`.
+ */
+export const allowOrThrow = (decision: Decision): void => {
+  if (!decision.ok) throw forbidden(decision.reason)
+}

@@ -1,5 +1,5 @@
 import * as Y from 'yjs'
-import { DocUpdates } from '../doc-updates.ts'
+import { DocUpdates } from '../crdt/doc-updates.ts'
 import { STORAGE_ORIGIN } from '../origins.ts'
 import { type Scheduler, systemScheduler, unrefTimer } from '../runtime.ts'
 import type { StorageAdapter } from './adapter.ts'

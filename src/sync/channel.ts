@@ -3,7 +3,7 @@ import * as encoding from 'lib0/encoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
-import { addDeletes, type DeleteRanges, DocUpdates, encodeUpdateSince } from '../doc-updates.ts'
+import { addDeletes, type DeleteRanges, DocUpdates, encodeUpdateSince } from '../crdt/doc-updates.ts'
 import { REMOTE_ORIGIN } from '../origins.ts'
 import { nextTask } from '../runtime.ts'
 import {

@@ -10,7 +10,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { MAX_CLOCK } from '../../relay/update-decoder.ts'
+import { MAX_CLOCK } from '../../src/crdt/update-decoder.ts'
 import { participantRecord } from '../../src/schema/layout.ts'
 import {
   boundClientOf,

@@ -10,7 +10,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { DocUpdates } from '../../src/doc-updates.ts'
+import { DocUpdates } from '../../src/crdt/doc-updates.ts'
 
 const SEED = Number(process.env.COLLOQUY_SEED ?? Date.now() % 2 ** 31)
 const REMOTE = Symbol('remote')

@@ -3,7 +3,7 @@ import * as Y from 'yjs'
 /**
  * Decoding a client's update against the relay's live copy of a document, without applying it:
  * what it creates (root, key, values), what it deletes (and the value that goes), and which
- * clientIDs it uses. The policy that judges the result is in `validate.ts`.
+ * clientIDs it uses. The relay's validator (`relay/validate.ts`) judges the result.
  *
  * What is decoded here must be exactly what `Y.applyUpdate` would integrate: anything Yjs applies
  * that this decoder passes over is applied unchecked.
