@@ -296,11 +296,11 @@ export const MESSAGE_CASES: readonly RuleCase[] = [
   // ---------------------------------------------------------------- the relay's
   ...(['writing', 'deleting'] as const).map(
     (column): RuleCase => ({
-      row: '`stamps`, `clients`',
+      row: '`stamps`, `clients`, `seals`',
       column,
       clause: 'the relay only',
       allowed: 'nobody',
-      refused: ['stamps', 'clients'].map(
+      refused: ['stamps', 'clients', 'seals'].map(
         (root): Example => [
           root,
           () => (column === 'writing' ? P.mayWriteRelayRoot(root) : P.mayRemoveFromRelayRoot(root)),

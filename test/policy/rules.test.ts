@@ -27,7 +27,7 @@ describe('docs/security.md: write validation, per root', () => {
 
   it('the table is there, with a row per root', () => {
     expect(rows.map((r) => r[0])).toEqual(
-      expect.arrayContaining(['`meta`', '`participants`', '`messages`', '`edits`', '`stamps`, `clients`']),
+      expect.arrayContaining(['`meta`', '`participants`', '`messages`', '`edits`', '`stamps`, `clients`, `seals`']),
     )
   })
 
